@@ -1,0 +1,27 @@
+# The two commands of the README:
+#   make train   # the main job: the embedded CPU default (data -> tiny model -> SFT -> GRPO -> eval)
+#   make test    # the whole test suite (slow tests included)
+# Both create or reuse .venv/ with the pinned CPU stack first.
+.PHONY: setup train test test-fast bench lock
+
+setup:
+	@scripts/setup_env.sh
+
+train: setup
+	.venv/bin/python cli.py train $(ARGS)
+
+test: setup
+	@scripts/browser_deps.sh
+	.venv/bin/python -m pytest -q $(ARGS)
+
+test-fast: setup
+	.venv/bin/python -m pytest -q -m "not slow" $(ARGS)
+
+bench: setup
+	for b in benchmarks/*.py; do .venv/bin/python $$b || exit 1; done
+
+# Re-resolve the CPU lock from requirements/cpu.in (needs the registries).
+lock: setup
+	.venv/bin/uv pip compile requirements/cpu.in --override requirements/overrides-cpu.txt \
+	  $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)) --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements/cpu.lock.txt

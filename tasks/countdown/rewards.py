@@ -1,0 +1,73 @@
+"""TRL reward functions for Countdown. Both are thin adapters over `verify`: one scorer.
+
+Signature as TRL expects: ``(completions, **dataset_columns) -> list[float]``, where a
+completion is a string or, for conversational datasets, a list of messages whose last one is
+the assistant's. The prompt's assistant turn ends with ``<think>``, so the completion starts
+inside the think block; the format check puts that prefix back before matching.
+
+    >>> format_reward(["reasoning</think>\\n<answer>1+2</answer>"])
+    [1.0]
+    >>> equation_reward(["x</think><answer>55+36-7-19</answer>"], nums=[[19, 36, 55, 7]], target=[65])
+    [1.0]
+"""
+
+from __future__ import annotations
+
+import re
+
+from .prompt import THINK_PREFILL
+from .verifier import extract_answer, verify
+
+# Exactly one think block with something in it, then exactly one answer block, nothing after.
+_FORMAT = re.compile(r"<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*", re.DOTALL)
+_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+_MAX_FORMAT_CHARS = 1 << 16  # no completion of a sane run is longer; longer earns nothing
+
+
+def completion_text(completion) -> str:
+    """The assistant text of a TRL completion (plain string or list of chat messages)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion:
+        last = completion[-1]
+        if isinstance(last, dict):
+            content = last.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):  # multimodal-style content parts
+                return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def with_prefill(text: str) -> str:
+    return text if text.lstrip().startswith(THINK_PREFILL) else THINK_PREFILL + text
+
+
+def is_well_formatted(text: str) -> bool:
+    """One non-empty think block, then one non-empty answer block, and nothing else after."""
+    full = with_prefill(text).strip()
+    if len(full) > _MAX_FORMAT_CHARS:
+        return False
+    if any(full.count(tag) != 1 for tag in _TAGS):
+        return False
+    m = _FORMAT.fullmatch(full)
+    return bool(m and m.group("think").strip() and m.group("answer").strip())
+
+
+def format_reward(completions, **kwargs) -> list[float]:
+    """1.0 when the completion is exactly one think block followed by one answer block."""
+    return [1.0 if is_well_formatted(completion_text(c)) else 0.0 for c in completions]
+
+
+def equation_reward(completions, nums, target, **kwargs) -> list[float]:
+    """1.0 when the last answer block is an equation that `verify` accepts."""
+    return [
+        1.0 if verify(completion_text(c), n, t).ok else 0.0
+        for c, n, t in zip(completions, nums, target, strict=True)
+    ]
+
+
+# Registered by name (TRL logs each reward under the function's __name__).
+REWARD_FUNCS = {"format": format_reward, "equation": equation_reward}
+
+__all__ = ["format_reward", "equation_reward", "REWARD_FUNCS", "completion_text", "extract_answer"]

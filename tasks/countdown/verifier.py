@@ -1,0 +1,218 @@
+"""The one Countdown verifier: training reward, lm-eval metric, demo verdict and `cli.py verify`
+all call `verify` / `verify_equation`. Nothing else in the project decides correctness.
+
+Model output is hostile input. The equation is parsed with `ast` (never `eval`, never
+`sympy.sympify`/`parse_expr`, which call `eval`), walked against a whitelist (integer literals,
+binary + - * /, parentheses) and evaluated with exact rationals. Length and nesting are capped
+before parsing, so no input can hang, exhaust memory or raise.
+
+Exact arithmetic uses `fractions.Fraction`: the same exact rational arithmetic as
+`sympy.Rational` (tests check the two agree on every value), without sympy's ~3 s import,
+which would make `cli.py verify` and every reward worker slow to start.
+
+    >>> verify_equation("55+36-7-19", [19, 36, 55, 7], 65).ok
+    True
+    >>> verify_equation("55+36-7", [19, 36, 55, 7], 84).reason
+    'wrong_numbers'
+    >>> verify("<think>...</think><answer>(1 + 2) / 3</answer>", [1, 2, 3], 1).ok
+    True
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+
+# Caps applied before any parsing. A 3–4 number equation is ~20 characters; 200 leaves room
+# for spaces and redundant parentheses while keeping the worst case far under a millisecond.
+MAX_EQUATION_CHARS = 200
+MAX_PAREN_DEPTH = 16
+MAX_NUMBERS = 16
+# The answer block is searched only in the completion's tail: a 1 MB completion costs one
+# bounded scan, not a regex over the whole text.
+MAX_ANSWER_SCAN_CHARS = 4096
+
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+_ALLOWED_CHARS = frozenset("0123456789+-*/() \t\n")
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+# Every reason the verifier can give. Stable strings: reports and tests key on them.
+REASONS = (
+    "ok",
+    "no_answer",  # no <answer>…</answer> block, or no completion at all
+    "empty",  # the answer block holds nothing
+    "too_long",  # over MAX_EQUATION_CHARS
+    "too_deep",  # parentheses nested over MAX_PAREN_DEPTH
+    "disallowed",  # a character or construct outside the whitelist (names, **, //, %, decimals, unary ops, …)
+    "syntax",  # not a well-formed expression (includes leading zeros such as 07)
+    "wrong_numbers",  # the literals are not exactly the given numbers, each used once
+    "division_by_zero",
+    "wrong_rhs",  # "expr = N" where N is not the target
+    "wrong_value",  # well-formed, right numbers, value differs from the target
+    "bad_task",  # the numbers/target themselves are not integers
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    reason: str
+    value: Fraction | None = None
+    equation: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form: the value as an exact string ('65', '13/2')."""
+        return {
+            "ok": self.ok,
+            "reason": self.reason,
+            "value": None if self.value is None else str(self.value),
+            "equation": self.equation,
+        }
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def extract_answer(completion: str | None) -> str | None:
+    """Text inside the *last* `<answer>…</answer>` block, or None."""
+    if not isinstance(completion, str):
+        return None
+    tail = completion[-MAX_ANSWER_SCAN_CHARS:]
+    end = tail.rfind(ANSWER_CLOSE)
+    if end < 0:
+        return None
+    start = tail.rfind(ANSWER_OPEN, 0, end)
+    if start < 0:
+        return None
+    return tail[start + len(ANSWER_OPEN) : end]
+
+
+def _as_int(x) -> int:
+    if isinstance(x, bool):
+        raise _Reject("bad_task")
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    if isinstance(x, str) and re.fullmatch(r"-?[0-9]{1,12}", x.strip()):
+        return int(x)
+    try:  # numpy integers and similar
+        import numbers
+
+        if isinstance(x, numbers.Integral):
+            return int(x)
+    except Exception:
+        pass
+    raise _Reject("bad_task")
+
+
+def _eval(node: ast.AST, used: list[int]) -> Fraction:
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        left = _eval(node.left, used)
+        right = _eval(node.right, used)
+        op = type(node.op)
+        if op is ast.Add:
+            return left + right
+        if op is ast.Sub:
+            return left - right
+        if op is ast.Mult:
+            return left * right
+        if right == 0:
+            raise _Reject("division_by_zero")
+        return left / right
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        used.append(node.value)
+        return Fraction(node.value)
+    raise _Reject("disallowed")
+
+
+def _check_shape(text: str) -> None:
+    if len(text) > MAX_EQUATION_CHARS:
+        raise _Reject("too_long")
+    if not _ALLOWED_CHARS.issuperset(text):
+        raise _Reject("disallowed")
+    if "**" in text or "//" in text:
+        raise _Reject("disallowed")
+    depth = 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+            if depth > MAX_PAREN_DEPTH:
+                raise _Reject("too_deep")
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise _Reject("syntax")
+    if depth:
+        raise _Reject("syntax")
+
+
+def verify_equation(equation: str | None, numbers, target) -> Verdict:
+    """Verdict for a bare equation such as ``"(55 + 36) - (7 + 19)"`` or ``"55+36-7-19 = 65"``.
+
+    Never raises: every failure is a `Verdict` with ``ok=False`` and a reason from `REASONS`.
+    """
+    try:
+        return _verify_equation(equation, numbers, target)
+    except _Reject as r:
+        return Verdict(False, r.reason, None, equation if isinstance(equation, str) else None)
+    except Exception:  # noqa: BLE001 - a verdict, never a crash, whatever the input
+        return Verdict(False, "syntax", None, equation if isinstance(equation, str) else None)
+
+
+def _verify_equation(equation, numbers, target) -> Verdict:
+    if not isinstance(equation, str):
+        raise _Reject("no_answer")
+    if len(equation) > MAX_EQUATION_CHARS:
+        raise _Reject("too_long")
+    try:
+        nums = [_as_int(n) for n in list(numbers)[: MAX_NUMBERS + 1]]
+    except TypeError:
+        raise _Reject("bad_task") from None
+    if not nums or len(nums) > MAX_NUMBERS:
+        raise _Reject("bad_task")
+    goal = _as_int(target)
+
+    text = equation.strip()
+    if not text:
+        raise _Reject("empty")
+    # The reference prompt's own example is "(1 + 2) / 3 = 1": accept one "= N" suffix when
+    # N is literally the target; anything else after "=" is not an answer to this task.
+    if "=" in text:
+        lhs, sep, rhs = text.partition("=")
+        if "=" in rhs:
+            raise _Reject("disallowed")
+        rhs = rhs.strip()
+        if not re.fullmatch(r"[0-9]{1,12}", rhs):
+            raise _Reject("disallowed" if rhs else "syntax")
+        if int(rhs) != goal:
+            raise _Reject("wrong_rhs")
+        text = lhs.strip()
+        if not text:
+            raise _Reject("empty")
+    _check_shape(text)
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise _Reject("syntax") from None
+
+    used: list[int] = []
+    value = _eval(tree.body, used)
+    if Counter(used) != Counter(nums):
+        return Verdict(False, "wrong_numbers", value, text)
+    if value != goal:
+        return Verdict(False, "wrong_value", value, text)
+    return Verdict(True, "ok", value, text)
+
+
+def verify(completion: str | None, numbers, target) -> Verdict:
+    """Verdict for a model completion: the equation is the text of the last answer block."""
+    answer = extract_answer(completion)
+    if answer is None:
+        return Verdict(False, "no_answer")
+    return verify_equation(answer, numbers, target)
