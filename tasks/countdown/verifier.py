@@ -31,9 +31,6 @@ from fractions import Fraction
 MAX_EQUATION_CHARS = 200
 MAX_PAREN_DEPTH = 16
 MAX_NUMBERS = 16
-# The answer block is searched only in the completion's tail: a 1 MB completion costs one
-# bounded scan, not a regex over the whole text.
-MAX_ANSWER_SCAN_CHARS = 4096
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 _ALLOWED_CHARS = frozenset("0123456789+-*/() \t\n")
@@ -82,14 +79,16 @@ def extract_answer(completion: str | None) -> str | None:
     """Text inside the *last* `<answer>…</answer>` block, or None."""
     if not isinstance(completion, str):
         return None
-    tail = completion[-MAX_ANSWER_SCAN_CHARS:]
-    end = tail.rfind(ANSWER_CLOSE)
+    # str.rfind is a linear C scan (tens of microseconds for 1 MB), so the whole text is searched.
+    end = completion.rfind(ANSWER_CLOSE)
     if end < 0:
         return None
-    start = tail.rfind(ANSWER_OPEN, 0, end)
+    start = completion.rfind(ANSWER_OPEN, 0, end)
     if start < 0:
         return None
-    return tail[start + len(ANSWER_OPEN) : end]
+    if end - start > MAX_EQUATION_CHARS + len(ANSWER_OPEN) + 64:
+        return completion[start + len(ANSWER_OPEN) : start + len(ANSWER_OPEN) + MAX_EQUATION_CHARS + 1]
+    return completion[start + len(ANSWER_OPEN) : end]
 
 
 def _as_int(x) -> int:
