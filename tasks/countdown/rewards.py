@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .prompt import THINK_PREFILL
+from .prompt import ASSISTANT_PREFILL, THINK_PREFILL
 from .verifier import extract_answer, verify
 
 # Exactly one think block with something in it, then exactly one answer block, nothing after.
@@ -40,7 +40,11 @@ def completion_text(completion) -> str:
 
 
 def with_prefill(text: str) -> str:
-    return text if text.lstrip().startswith(THINK_PREFILL) else THINK_PREFILL + text
+    stripped = text.lstrip()
+    # Some backends hand back the whole assistant turn, prefill included: keep its "<think>".
+    if stripped.startswith(ASSISTANT_PREFILL):
+        return stripped[len(ASSISTANT_PREFILL) - len(THINK_PREFILL) :]
+    return text if stripped.startswith(THINK_PREFILL) else THINK_PREFILL + text
 
 
 def is_well_formatted(text: str) -> bool:

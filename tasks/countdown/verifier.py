@@ -34,6 +34,8 @@ MAX_NUMBERS = 16
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 _ALLOWED_CHARS = frozenset("0123456789+-*/() \t\n")
+# Python itself rejects 07 but accepts 00; both are leading zeros, so both are "syntax".
+_LEADING_ZERO = re.compile(r"(?<![0-9])0[0-9]")
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 # Every reason the verifier can give. Stable strings: reports and tests key on them.
@@ -137,6 +139,8 @@ def _check_shape(text: str) -> None:
         raise _Reject("disallowed")
     if "**" in text or "//" in text:
         raise _Reject("disallowed")
+    if _LEADING_ZERO.search(text):
+        raise _Reject("syntax")
     depth = 0
     for ch in text:
         if ch == "(":
@@ -169,6 +173,8 @@ def _verify_equation(equation, numbers, target) -> Verdict:
         raise _Reject("no_answer")
     if len(equation) > MAX_EQUATION_CHARS:
         raise _Reject("too_long")
+    if isinstance(numbers, (str, bytes)):  # list("12") would read as the numbers 1 and 2
+        raise _Reject("bad_task")
     try:
         nums = [_as_int(n) for n in list(numbers)[: MAX_NUMBERS + 1]]
     except TypeError:
@@ -189,6 +195,8 @@ def _verify_equation(equation, numbers, target) -> Verdict:
         rhs = rhs.strip()
         if not re.fullmatch(r"[0-9]{1,12}", rhs):
             raise _Reject("disallowed" if rhs else "syntax")
+        if _LEADING_ZERO.match(rhs):
+            raise _Reject("syntax")
         if int(rhs) != goal:
             raise _Reject("wrong_rhs")
         text = lhs.strip()
