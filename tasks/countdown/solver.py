@@ -31,6 +31,12 @@ def _fmt(v) -> str:
     return str(v) if not isinstance(v, Fraction) or v.denominator != 1 else str(v.numerator)
 
 
+def _operand(v) -> str:
+    # A fraction or negative operand in a step is bracketed: "8/(1/3)=24", not "8/1/3=24".
+    text = _fmt(v)
+    return text if text.isdigit() else f"({text})"
+
+
 def _combine(a, b, integer_only: bool):
     """Yield (value, op) for a ∘ b over both operand orders where it matters."""
     yield a + b, "+", a, b
@@ -67,7 +73,7 @@ def _search(items, target, integer_only, dead):
                 if x is y:  # a == b and identical objects: keep textual order stable
                     ex, ey, sx, sy = ea, eb, sa, sb
                 expr = f"{_wrap(ex)}{op}{_wrap(ey)}"
-                step = f"{_fmt(x)}{op}{_fmt(y)}={_fmt(value)}"
+                step = f"{_operand(x)}{op}{_operand(y)}={_fmt(value)}"
                 found = _search((*rest, (value, expr, sx + sy + (step,))), target, integer_only, dead)
                 if found is not None:
                     return found

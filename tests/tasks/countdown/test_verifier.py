@@ -1,0 +1,286 @@
+"""The verifier against hostile model output, the solver (ground truth) and sympy (exact values).
+
+    .venv/bin/python -m pytest -q tests/tasks/countdown/test_verifier.py
+
+Every bad input must come back as a verdict (never an exception) in milliseconds. The timing
+bound (50 ms) is a hang detector, not a speed target: benchmarks/verifier.py measures speed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import random
+import time
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasks.countdown import REASONS, Verdict, extract_answer, solve, verify, verify_equation
+
+HANG_BOUND_S = 0.05
+NUMS = [19, 36, 55, 7]
+
+
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    verdict = fn(*args)
+    elapsed = time.perf_counter() - t0
+    assert isinstance(verdict, Verdict)
+    assert verdict.reason in REASONS
+    assert elapsed < HANG_BOUND_S, f"{elapsed * 1e3:.1f} ms"
+    return verdict
+
+
+# (equation, numbers, target, expected reason) — the issue's list of bad inputs, and then some.
+BAD_EQUATIONS = [
+    ("__import__('os').system('id')", [1, 2], 3, "disallowed"),
+    ("().__class__.__bases__[0].__subclasses__()", [1], 1, "disallowed"),
+    ("(1).__class__.__mro__", [1], 1, "disallowed"),
+    ("(lambda: 1)()", [1], 1, "disallowed"),
+    ("lambda x: x", [1], 1, "disallowed"),
+    ("2**3", [2, 3], 8, "disallowed"),
+    ("10**9**8**7", [10, 9, 8, 7], 1, "disallowed"),
+    ("2 * * 3", [2, 3], 8, "syntax"),
+    ("7//2", [7, 2], 3, "disallowed"),
+    ("7%2", [7, 2], 1, "disallowed"),
+    ("1.5*2", [1, 5, 2], 3, "disallowed"),
+    ("1e3", [1, 3], 1000, "disallowed"),
+    ("0x10", [16], 16, "disallowed"),
+    ("1_0", [10], 10, "disallowed"),
+    ("07+1", [7, 1], 8, "syntax"),
+    ("00+8", [0, 8], 8, "syntax"),
+    ("-1+2", [1, 2], 1, "disallowed"),
+    ("2*-3+9", [2, 3, 9], 3, "disallowed"),
+    ("+1+2", [1, 2], 3, "disallowed"),
+    ("1/(2-2)", [1, 2, 2], 1, "division_by_zero"),
+    ("7/(3-3)+1", [7, 3, 3, 1], 1, "division_by_zero"),
+    ("3/2", [3, 2], 1, "wrong_value"),
+    ("7/2*2", [7, 2, 2], 6, "wrong_value"),
+    ("١+٢", [1, 2], 3, "disallowed"),  # Arabic-Indic digits
+    ("１+2", [1, 2], 3, "disallowed"),  # full-width digit
+    ("𝟏+2", [1, 2], 3, "disallowed"),  # mathematical bold digit (int() would accept it)
+    ("1+2 = 4", [1, 2], 3, "wrong_rhs"),
+    ("1+2 = 03", [1, 2], 3, "syntax"),
+    ("1+2 = 3 = 3", [1, 2], 3, "disallowed"),
+    ("1+2 == 3", [1, 2], 3, "disallowed"),
+    ("x = 1+2", [1, 2], 3, "disallowed"),
+    ("1+2 = x", [1, 2], 3, "disallowed"),
+    ("= 3", [1, 2], 3, "empty"),
+    ("55+36-7", NUMS, 84, "wrong_numbers"),  # a number missing
+    ("55+36-7-19-19", NUMS, 46, "wrong_numbers"),  # a number reused
+    ("55+36-7-18", NUMS, 66, "wrong_numbers"),  # a number not given
+    ("", NUMS, 65, "empty"),
+    ("   ", NUMS, 65, "empty"),
+    (None, NUMS, 65, "no_answer"),
+    ("(1+2", [1, 2], 3, "syntax"),
+    ("1+2)", [1, 2], 3, "syntax"),
+    ("()", [1], 1, "disallowed"),
+    ("1 2", [1, 2], 3, "syntax"),
+    ("1,2", [1, 2], 3, "disallowed"),
+    ("[1]", [1], 1, "disallowed"),
+    ("True+1", [1], 2, "disallowed"),
+    ("1 if 1 else 2", [1, 2], 1, "disallowed"),
+    ("1<2", [1, 2], 1, "disallowed"),
+    ("1+2;", [1, 2], 3, "disallowed"),
+    ("1+2 # comment", [1, 2], 3, "disallowed"),
+    ("1+2\\\n", [1, 2], 3, "disallowed"),
+    ("1" * 201, [1], 1, "too_long"),
+    ("(" * 17 + "1" + ")" * 17, [1], 1, "too_deep"),
+    ("(" * 100_000 + "1" + ")" * 100_000, [1], 1, "too_long"),
+    ("1" + "+1" * 99, [1] * 100, 100, "bad_task"),  # more numbers than a task can have
+]
+
+
+@pytest.mark.parametrize("equation,numbers,target,reason", BAD_EQUATIONS, ids=lambda x: repr(x)[:40])
+def test_bad_equations_get_a_verdict_fast(equation, numbers, target, reason):
+    verdict = timed(verify_equation, equation, numbers, target)
+    assert not verdict.ok
+    assert verdict.reason == reason
+    # The same text as a completion's answer block gets the same verdict.
+    if isinstance(equation, str) and equation.strip():
+        assert timed(verify, f"<think>x</think><answer>{equation}</answer>", numbers, target).reason == reason
+
+
+GOOD_EQUATIONS = [
+    ("55+36-7-19", NUMS, 65),
+    ("(55 + 36) - (7 + 19)", NUMS, 65),
+    ("55+36-7-19 = 65", NUMS, 65),
+    ("((((55))+36))-7-19", NUMS, 65),
+    ("(1 + 2) / 3 = 1", [1, 2, 3], 1),  # the prompt's own example
+    ("3/2*2", [3, 2, 2], 3),  # exact rationals: no float rounding either way
+    ("1/3+1/3+1/3", [1, 3, 1, 3, 1, 3], 1),
+    ("100-0", [100, 0], 100),
+    ("\n 1 +\t2 \n", [1, 2], 3),
+    ("1+2", [1.0, 2], 3.0),  # integral floats and strings are read as the integers they are
+    ("1+2", ["1", "2"], "3"),
+]
+
+
+@pytest.mark.parametrize("equation,numbers,target", GOOD_EQUATIONS)
+def test_correct_equations_verify(equation, numbers, target):
+    verdict = timed(verify_equation, equation, numbers, target)
+    assert verdict.ok and verdict.reason == "ok"
+    assert verdict.value == Fraction(int(float(target)))
+
+
+@pytest.mark.parametrize(
+    "numbers,target",
+    [(None, 3), ([], 3), ("12", 3), ([1, 2], None), ([1, 2], 3.5), ([True, 2], 3), ([1, 2], "x"), (5, 3), ([1, [2]], 3)],
+)
+def test_bad_tasks_are_a_verdict(numbers, target):
+    verdict = timed(verify_equation, "1+2", numbers, target)
+    assert not verdict.ok and verdict.reason == "bad_task"
+
+
+def test_value_is_exact_and_reported_for_wrong_answers():
+    verdict = verify_equation("55+36-7", [55, 36, 7], 85)
+    assert (verdict.reason, verdict.value) == ("wrong_value", Fraction(84))
+    assert verify_equation("7/2", [7, 2], 3).value == Fraction(7, 2)
+    assert json.loads(json.dumps(verify_equation("7/2", [7, 2], 3).to_dict())) == {
+        "ok": False, "reason": "wrong_value", "value": "7/2", "equation": "7/2"}
+
+
+# --- completions ----------------------------------------------------------------------------
+
+MB = 1 << 20
+ADVERSARIAL_COMPLETIONS = [
+    ("<think>" + "x" * MB + "</think><answer>55+36-7-19</answer>", True, "ok"),
+    ("<answer>55+36-7-19</answer>" + "x" * MB, True, "ok"),  # answer first, 1 MB after it
+    ("<answer>" + "(" * 100_000 + "1" + ")" * 100_000 + "</answer>", False, "too_long"),
+    ("(" * 100_000 + "55+36-7-19" + ")" * 100_000, False, "no_answer"),
+    ("<answer>" * (MB // 8) + "</answer>" * (MB // 9), False, "too_long"),
+    ("<answer<answer" * (MB // 14) + "</answer>", False, "no_answer"),
+    ("</answer" * (MB // 8), False, "no_answer"),
+    ("<answer>" + "1+" * (MB // 2) + "1</answer>", False, "too_long"),
+    ("<answer>" + "9" * MB + "</answer>", False, "too_long"),
+    ("\x00<answer>55+36-7-19</answer>\x00", True, "ok"),
+    ("<answer>55+36-7-19</ANSWER>", False, "no_answer"),
+    ("<answer>55+36-7-19", False, "no_answer"),
+    ("55+36-7-19</answer>", False, "no_answer"),
+    ("<answer>55+36-7-19</answer><answer>__import__('os').system('id')</answer>", False, "disallowed"),
+    ("", False, "no_answer"),
+    (None, False, "no_answer"),
+    (b"<answer>55+36-7-19</answer>", False, "no_answer"),
+    (["<answer>55+36-7-19</answer>"], False, "no_answer"),
+]
+
+
+@pytest.mark.parametrize("completion,ok,reason", ADVERSARIAL_COMPLETIONS, ids=lambda x: repr(x)[:30])
+def test_adversarial_completions(completion, ok, reason):
+    verdict = timed(verify, completion, NUMS, 65)
+    assert (verdict.ok, verdict.reason) == (ok, reason)
+
+
+def test_last_answer_block_wins():
+    wrong_then_right = "<answer>55+36-7</answer> no wait <answer>55+36-7-19</answer>"
+    right_then_wrong = "<answer>55+36-7-19</answer> hmm <answer>55+36-7</answer>"
+    assert verify(wrong_then_right, NUMS, 65).ok
+    assert verify(right_then_wrong, NUMS, 65).reason == "wrong_numbers"
+    assert extract_answer("<answer>a</answer><answer> b </answer>") == " b "
+    # An unterminated block after a complete one does not hide the complete one.
+    assert extract_answer("<answer>a</answer><answer>b") == "a"
+
+
+def test_never_evaluates_code(monkeypatch):
+    """With eval/exec/compile made to explode, verdicts are unchanged: nothing is ever evaluated."""
+
+    def boom(*a, **k):
+        raise AssertionError("the verifier evaluated code")
+
+    for name in ("eval", "exec", "__import__"):
+        monkeypatch.setattr(builtins, name, boom)
+    assert verify_equation("55+36-7-19", NUMS, 65).ok
+    assert verify_equation("__import__('os').system('id')", NUMS, 65).reason == "disallowed"
+
+
+# --- properties -----------------------------------------------------------------------------
+
+def random_expression(rng: random.Random, numbers):
+    """A random fully parenthesised expression using each number once, as (text, tree)."""
+    items = [(str(n), n) for n in numbers]
+    while len(items) > 1:
+        a = items.pop(rng.randrange(len(items)))
+        b = items.pop(rng.randrange(len(items)))
+        op = rng.choice("+-*/")
+        items.append((f"({a[0]}{op}{b[0]})", (op, a[1], b[1])))
+    return items[0]
+
+
+def fraction_value(tree):
+    if isinstance(tree, int):
+        return Fraction(tree)
+    op, a, b = tree
+    x, y = fraction_value(a), fraction_value(b)
+    if op == "/" and y == 0:
+        return None
+    return None if x is None or y is None else {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else 0}[op]
+
+
+def sympy_value(tree):
+    """The value computed with sympy's own exact rationals, from the tree (never parsing text)."""
+    import sympy
+
+    if isinstance(tree, int):
+        return sympy.Rational(tree)
+    op, a, b = tree
+    x, y = sympy_value(a), sympy_value(b)
+    if x is None or y is None or (op == "/" and y == 0):
+        return None
+    return {"+": x + y, "-": x - y, "*": x * y, "/": x / y}[op]
+
+
+numbers_st = st.lists(st.integers(1, 100), min_size=3, max_size=4)
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(numbers=numbers_st, seed=st.integers(0, 2**32))
+def test_value_agrees_with_sympy_rational(numbers, seed):
+    """The verifier's Fraction value is sympy.Rational's value of the same expression."""
+    text, tree = random_expression(random.Random(seed), numbers)
+    expected = sympy_value(tree)
+    verdict = verify_equation(text, numbers, 24)
+    if expected is None:
+        assert verdict.reason == "division_by_zero"
+    else:
+        assert verdict.value is not None
+        assert (verdict.value.numerator, verdict.value.denominator) == (expected.p, expected.q)
+        assert verdict.ok == (expected == 24)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(numbers=numbers_st, target=st.integers(1, 120), seed=st.integers(0, 2**32))
+def test_verifier_agrees_with_solver(numbers, target, seed):
+    solution = solve(numbers, target)
+    if solution is not None:
+        verdict = verify_equation(solution.expression, numbers, target)
+        assert verdict.ok, (solution, verdict)
+        assert verify(f"<think>{' '.join(solution.steps)}</think><answer>{solution.expression}</answer>",
+                      numbers, target).ok
+    else:
+        # Unsolvable: no expression over these numbers may verify.
+        rng = random.Random(seed)
+        for _ in range(50):
+            text, tree = random_expression(rng, numbers)
+            verdict = verify_equation(text, numbers, target)
+            assert not verdict.ok
+            assert verdict.reason in ("wrong_value", "division_by_zero")
+            assert verdict.value == fraction_value(tree)
+
+
+answer_alphabet = st.sampled_from(list("0123456789+-*/()= .\n\t_xe") + ["<answer>", "</answer>", "**", "//"])
+
+
+@FAST
+@given(text=st.text(max_size=300) | st.lists(answer_alphabet, max_size=80).map("".join),
+       numbers=st.lists(st.integers(-5, 200), max_size=5) | st.none(),
+       target=st.integers(-10, 1000) | st.none())
+def test_never_raises_on_random_text(text, numbers, target):
+    for verdict in (verify(text, numbers, target), verify_equation(text, numbers, target),
+                    verify(f"<answer>{text}</answer>", numbers, target)):
+        assert isinstance(verdict, Verdict) and verdict.reason in REASONS
+        assert verdict.ok == (verdict.reason == "ok")
+        json.dumps(verdict.to_dict())
