@@ -1,0 +1,113 @@
+"""The comparison a user reads: the reference's table (model | correct/N | accuracy ± stderr |
+format rate), the difference between model and baseline, the breakdowns by number count and
+by verdict reason, and a bar chart of accuracy by model.
+
+    python cli.py evaluate        # prints this table and writes eval/report.md + eval/accuracy.png
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def acc_cell(s: dict) -> str:
+    return pct(s["accuracy"]) + ("" if s.get("stderr") is None else f" ± {100 * s['stderr']:.1f}")
+
+
+def main_table(summaries: list[dict]) -> str:
+    """The reference's table, one row per model (pass@k / maj@k columns when sampling k > 1).
+
+    >>> print(main_table([{"label": "base", "correct": 8, "total": 500, "accuracy": 0.016,
+    ...                    "stderr": 0.0056, "format_rate": 0.5, "num_samples": 1}]))
+    | model | correct/500 | accuracy ± stderr | format rate |
+    |---|---:|---:|---:|
+    | base | 8/500 | 1.6% ± 0.6 | 50.0% |
+    """
+    total = summaries[0]["total"]
+    k = max(s.get("num_samples", 1) for s in summaries)
+    extra = f" pass@{k} | maj@{k} |" if k > 1 else ""
+    lines = [f"| model | correct/{total} | accuracy ± stderr | format rate |{extra}",
+             "|---|---:|---:|---:|" + ("---:|---:|" if k > 1 else "")]
+    for s in summaries:
+        cells = [s["label"], f"{s['correct']}/{s['total']}", acc_cell(s), pct(s.get("format_rate"))]
+        if k > 1:
+            cells += [pct(s.get("pass_at_k")), pct(s.get("maj_at_k"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def difference(baseline: dict, model: dict) -> str:
+    """Model minus baseline, in tasks and points, with the combined standard error.
+
+    >>> difference({"correct": 8, "total": 500, "accuracy": 0.016, "stderr": 0.0056},
+    ...            {"correct": 72, "total": 500, "accuracy": 0.144, "stderr": 0.0157})
+    'difference: +64 tasks, +12.8 points (± 1.7)'
+    """
+    d_tasks = model["correct"] - baseline["correct"]
+    d_acc = (model["accuracy"] or 0) - (baseline["accuracy"] or 0)
+    se = None
+    if model.get("stderr") is not None and baseline.get("stderr") is not None:
+        se = (model["stderr"] ** 2 + baseline["stderr"] ** 2) ** 0.5
+    return f"difference: {d_tasks:+d} tasks, {100 * d_acc:+.1f} points" + ("" if se is None else f" (± {100 * se:.1f})")
+
+
+def breakdown_tables(summaries: list[dict]) -> str:
+    """Accuracy by number count, and how many answers failed for each verdict reason."""
+    ns = sorted({n for s in summaries for n in s["by_numbers"]}, key=int)
+    lines = ["| model | " + " | ".join(f"{n} numbers" for n in ns) + " |", "|---|" + "---:|" * len(ns)]
+    for s in summaries:
+        cells = []
+        for n in ns:
+            b = s["by_numbers"].get(n)
+            cells.append("–" if b is None else f"{b['correct']}/{b['total']} ({pct(b['accuracy'])})")
+        lines.append(f"| {s['label']} | " + " | ".join(cells) + " |")
+    reasons = sorted({r for s in summaries for r in s["by_reason"]},
+                     key=lambda r: (r != "ok", -sum(s["by_reason"].get(r, 0) for s in summaries)))
+    lines += ["", "| verdict reason | " + " | ".join(s["label"] for s in summaries) + " |",
+              "|---|" + "---:|" * len(summaries)]
+    for r in reasons:
+        lines.append(f"| {r} | " + " | ".join(str(s["by_reason"].get(r, 0)) for s in summaries) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(summaries: list[dict], baseline: dict | None, model: dict) -> str:
+    s0 = summaries[0]
+    head = [f"# Countdown evaluation ({s0['backend']} backend)", "",
+            f"Held-out split: `{s0['test_split']}` ({s0['total']} tasks"
+            + (f" of {s0['test_size']}, --limit {s0['limit']}" if s0.get("limit") else "") + "). "
+            + ("Greedy decoding" if not s0["num_samples"] > 1 and not s0["temperature"]
+               else f"{s0['num_samples']} samples at temperature {s0['temperature']}")
+            + f", at most {s0['max_gen_toks']} new tokens. Scored by `tasks.countdown.verify`.", ""]
+    body = [main_table(summaries), ""]
+    if baseline is not None:
+        body += [difference(baseline, model), ""]
+    body += ["## Breakdown", "", breakdown_tables(summaries), ""]
+    return "\n".join(head + body)
+
+
+def bar_chart(summaries: list[dict], path: Path) -> None:
+    """Accuracy by model with ±1 stderr bars (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [s["label"] for s in summaries]
+    acc = [100 * (s["accuracy"] or 0) for s in summaries]
+    err = [100 * (s["stderr"] or 0) for s in summaries]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(labels), 3.6))
+    bars = ax.bar(range(len(labels)), acc, yerr=err, capsize=6, color=["#9aa5b1", "#2f7ed8"][: len(labels)])
+    for b, s in zip(bars, summaries):
+        ax.annotate(f"{s['correct']}/{s['total']}", (b.get_x() + b.get_width() / 2, b.get_height()),
+                    ha="center", va="bottom", xytext=(0, 3), textcoords="offset points")
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, max(10.0, max(a + e for a, e in zip(acc, err)) * 1.25))
+    ax.set_title("Countdown held-out accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,102 @@
+"""What `--model` / `--baseline` name: a run directory (`cli.py train`'s output), a model
+directory, a TRL output directory of checkpoints, or a hub id; resolved to the model to load,
+its held-out split and its default baseline, following the run-directory contract.
+
+    >>> resolve_target("Qwen/Qwen2.5-1.5B-Instruct").model
+    'Qwen/Qwen2.5-1.5B-Instruct'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+EMBEDDED_RUN = Path("runs/tiny-r1-countdown")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+class EvalError(RuntimeError):
+    """A bad input or a failed run, reported to the user as one line."""
+
+
+@dataclass
+class Target:
+    label: str
+    model: str  # local directory or hub id, as the backend loads it
+    test_file: str | None = None  # the run's own held-out split
+    baseline: str | None = None  # the run's cold-start / base model
+    run_dir: Path | None = None
+
+
+def is_complete_model(path: Path) -> bool:
+    return (path / "config.json").is_file() and any((path / w).is_file() for w in _WEIGHTS)
+
+
+def newest_checkpoint(path: Path) -> Path | None:
+    """The highest-numbered complete `checkpoint-N` (an interrupted save is skipped)."""
+    steps = []
+    for p in path.glob("checkpoint-*"):
+        m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+        if m and is_complete_model(p):
+            steps.append((int(m.group(1)), p))
+    return max(steps)[1] if steps else None
+
+
+def _run_target(run_dir: Path) -> Target:
+    try:
+        run = json.loads((run_dir / "run.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise EvalError(f"{run_dir}/run.json is unreadable ({e.__class__.__name__})") from None
+    model = None
+    if run.get("model"):
+        candidate = (run_dir / run["model"]) if not Path(run["model"]).is_absolute() else Path(run["model"])
+        model = candidate if is_complete_model(candidate) else None
+    model = model or newest_checkpoint(run_dir)
+    if model is None:
+        raise EvalError(
+            f"run {run_dir} has no trained model yet (no complete final/ or checkpoint-N/): "
+            "train it first with `make train` or `python cli.py train`"
+        )
+    baseline = run.get("baseline")
+    if baseline and not Path(baseline).is_absolute() and (run_dir / baseline).exists():
+        baseline = str((run_dir / baseline).absolute())  # not resolve(): keep a symlink's own name
+    return Target(
+        label=f"{run_dir.resolve().name} ({model.name})",
+        model=str(model.resolve()),
+        test_file=run.get("test_split"),
+        baseline=baseline,
+        run_dir=run_dir.resolve(),
+    )
+
+
+def resolve_target(spec: str | Path) -> Target:
+    """A `Target` for a run dir, model dir, checkpoints dir or hub id; `EvalError` otherwise."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if (path / "run.json").is_file():
+            return _run_target(path)
+        if is_complete_model(path):
+            return Target(label=path.resolve().name, model=str(path.resolve()))
+        ckpt = newest_checkpoint(path)
+        if ckpt is not None:
+            return Target(label=f"{path.resolve().name} ({ckpt.name})", model=str(ckpt.resolve()))
+        raise EvalError(f"{path} is neither a run directory (run.json) nor a model directory (config.json + weights)")
+    if path.exists():
+        raise EvalError(f"{path} is a file, not a model or run directory")
+    if _HUB_ID.match(str(spec)) and not str(spec).startswith(("./", "../")):
+        return Target(label=str(spec), model=str(spec))
+    raise EvalError(f"no such model or run directory: {spec}")
+
+
+def embedded_run() -> Path:
+    """The embedded default run directory, relative to the working directory or the repo."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (base / EMBEDDED_RUN / "run.json").is_file():
+            return base / EMBEDDED_RUN
+    raise EvalError(
+        f"the embedded run {EMBEDDED_RUN} has not been trained yet: run `make train` or "
+        "`python cli.py train` first, or pass --model PATH"
+    )
