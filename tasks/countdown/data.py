@@ -95,13 +95,20 @@ def read_rows(path: str | Path) -> list[dict]:
             raise DataError(f"{path}: not a readable Parquet file ({e.__class__.__name__})") from None
     elif suffix in (".jsonl", ".json"):
         text = path.read_text(encoding="utf-8")
-        try:
-            if suffix == ".json" and text.lstrip().startswith("["):
+        if suffix == ".json" and text.lstrip().startswith("["):
+            try:
                 raw = json.loads(text)
-            else:
-                raw = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}: invalid JSON at line {e.lineno}") from None
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}: invalid JSON at line {e.lineno}") from None
+        else:
+            raw = []
+            for lineno, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    raw.append(json.loads(line))
+                except json.JSONDecodeError:  # its own lineno is always 1: report the file's
+                    raise DataError(f"{path}: invalid JSON at line {lineno}") from None
     else:
         raise DataError(f"{path}: unsupported file type '{suffix}' (use .jsonl, .json or .parquet)")
     rows = [normalize_row(r, f"{path} row {i}") for i, r in enumerate(raw)]
@@ -112,6 +119,10 @@ def read_rows(path: str | Path) -> list[dict]:
 
 def load_hub_rows(dataset_id: str) -> list[dict]:
     """Rows of a Hugging Face dataset (split 'train'), through `datasets`."""
+    hint = "the hub may be unreachable from here: use --source synthetic or --source PATH.jsonl|.parquet"
+    if not _hub_reachable() and not _in_local_cache(dataset_id):
+        # `import datasets` alone takes seconds: fail before it when it could only fail.
+        raise DataError(f"could not load hub dataset '{dataset_id}' (offline and not in the local cache); {hint}")
     try:
         if not _hub_reachable():
             # Offline: only a copy already in the local datasets cache can be used; no retries.
@@ -121,11 +132,16 @@ def load_hub_rows(dataset_id: str) -> list[dict]:
 
         ds = load_dataset(dataset_id, split="train")
     except Exception as e:  # noqa: BLE001 - offline, unknown id, auth: one clear line
-        raise DataError(
-            f"could not load hub dataset '{dataset_id}' ({e.__class__.__name__}); the hub may be "
-            "unreachable from here: use --source synthetic or --source PATH.jsonl|.parquet"
-        ) from None
+        raise DataError(f"could not load hub dataset '{dataset_id}' ({e.__class__.__name__}); {hint}") from None
     return [normalize_row(r, f"{dataset_id} row {i}") for i, r in enumerate(ds)]
+
+
+def _in_local_cache(dataset_id: str) -> bool:
+    """Whether `datasets` could find a copy offline (hub cache or datasets cache)."""
+    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    hub = Path(os.environ.get("HF_HUB_CACHE", home / "hub")) / ("datasets--" + dataset_id.replace("/", "--"))
+    local = Path(os.environ.get("HF_DATASETS_CACHE", home / "datasets")) / dataset_id.replace("/", "___")
+    return hub.exists() or local.exists() or Path(dataset_id).is_dir()
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
