@@ -1,0 +1,223 @@
+"""`cli.py serve` and `cli.py demo`: a checkpoint (or run directory) behind vLLM's
+OpenAI-compatible server, and the Gradio demo in front of it.
+
+    python cli.py serve --model runs/tiny-r1-countdown                 # http://127.0.0.1:8000/v1
+    python cli.py serve --model runs/x/checkpoint-200 --port 8001 --api-key s3cret -- --max-num-seqs 64
+    python cli.py demo --base-url http://127.0.0.1:8000 --api-key s3cret
+    python cli.py demo                                                 # serves runs/tiny-r1-countdown itself
+
+Heavy imports (vLLM, Gradio, openai) stay inside the commands so `cli.py --help` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+import click
+
+from .model_path import resolve_model_dir, served_name
+from .server import DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOST, DEFAULT_PORT, ServerConfig, VLLMServer, stop_on_signals
+
+DEFAULT_RUN = "runs/tiny-r1-countdown"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_TASK = ([19, 36, 55, 7], 65)
+
+
+def _server_options(f):
+    """Options shared by `serve` and the server `demo` starts itself."""
+    for opt in reversed([
+        click.option("--api-key", envvar="MINI_R1_API_KEY", default=None,
+                     help="Require this key (Authorization: Bearer ...) on /v1/*. Env: MINI_R1_API_KEY."),
+        click.option("--max-model-len", type=click.IntRange(16), default=None,
+                     help="Context length (prompt + completion); default: the model's."),
+        click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default=None,
+                     help="Weights/activations dtype. Default: float32 on CPU (what the tiny model trains in), "
+                          "vLLM's auto on GPU."),
+        click.option("--reasoning-parser", default="deepseek_r1", show_default=True,
+                     help="vLLM reasoning parser splitting <think>…</think> into 'reasoning'; 'none' to disable."),
+        click.option("--health-timeout", type=click.FloatRange(1), default=DEFAULT_HEALTH_TIMEOUT, show_default=True,
+                     help="Seconds to wait for /health before giving up (the log tail is shown)."),
+        click.option("--log-file", type=click.Path(dir_okay=False), default=None,
+                     help="Where the vLLM server's output goes (default: a temp file, printed)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _config(model, host, port, api_key, max_model_len, dtype, reasoning_parser, name, extra) -> ServerConfig:
+    model_dir = resolve_model_dir(model)
+    return ServerConfig(
+        model_dir=model_dir, served_name=name or served_name(model_dir), host=host, port=port, api_key=api_key,
+        max_model_len=max_model_len, dtype=None if dtype is None else dtype,
+        reasoning_parser=None if reasoning_parser in (None, "", "none") else reasoning_parser,
+        extra_args=tuple(extra),
+    )
+
+
+@click.command("serve", context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]})
+@click.option("--model", "model", required=True, type=click.Path(),
+              help="A model/checkpoint directory, or a run directory (uses run.json's model or the newest checkpoint).")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Bind address (loopback by default).")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option("--served-model-name", "name", default=None,
+              help="Name in /v1/models and requests' 'model' (default: the run's name).")
+@_server_options
+@click.argument("vllm_args", nargs=-1, type=click.UNPROCESSED)
+def serve(model, host, port, name, api_key, max_model_len, dtype, reasoning_parser, health_timeout, log_file,
+          vllm_args):
+    """Serve a checkpoint with vLLM's OpenAI-compatible server until Ctrl-C.
+
+    Anything after `--` goes to `vllm serve` unchanged (e.g. `-- --max-num-seqs 64`).
+    """
+    cfg = _config(model, host, port, api_key, max_model_len, dtype, reasoning_parser, name, vllm_args)
+    server = VLLMServer(cfg, log_path=log_file)
+    click.echo(f"serving {cfg.model_dir} as '{cfg.served_name}' (vLLM log: {server.log_path})", err=True)
+    with stop_on_signals():
+        try:
+            server.start()
+            server.wait_healthy(timeout=health_timeout)
+            click.echo(ready_message(server.base_url, cfg.served_name, api_key))
+            code = server.proc.wait()
+            raise click.ClickException(f"vLLM server exited with code {code}; log tail ({server.log_path}):\n"
+                                       f"{server.log_tail()}")
+        except KeyboardInterrupt:
+            click.echo("stopping the server...", err=True)
+        finally:
+            server.stop()
+    click.echo("server stopped", err=True)
+
+
+def ready_message(base_url: str, model: str, api_key: str | None) -> str:
+    """The URL and two example requests (curl and the OpenAI client) with the project's prompt."""
+    from tasks.countdown.prompt import build_messages
+
+    from .client import CONTINUE_PREFILL
+
+    numbers, target = EXAMPLE_TASK
+    body = {"model": model, "messages": build_messages(numbers, target), "max_tokens": 256, **CONTINUE_PREFILL}
+    auth = f" -H 'Authorization: Bearer {api_key}'" if api_key else ""
+    key = repr(api_key) if api_key else '"EMPTY"'
+    return f"""
+ready: {base_url}/v1  (model '{model}'; health: {base_url}/health; Ctrl-C stops it)
+
+curl {base_url}/v1/chat/completions -H 'Content-Type: application/json'{auth} \\
+  -d {shlex.quote(json.dumps(body))}
+
+python - <<'EOF'
+from openai import OpenAI
+from tasks.countdown.prompt import build_messages
+client = OpenAI(base_url="{base_url}/v1", api_key={key})
+r = client.chat.completions.create(model="{model}", messages=build_messages({numbers}, {target}),
+    max_tokens=256, extra_body={CONTINUE_PREFILL!r})
+print("reasoning:", r.choices[0].message.reasoning)   # the <think> part
+print("content:", r.choices[0].message.content)       # after </think>: <answer>...</answer>
+EOF
+"""
+
+
+@click.command("demo", context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]})
+@click.option("--base-url", default=None,
+              help="An OpenAI-compatible server to use (e.g. http://127.0.0.1:8000). Without it, the demo "
+                   "starts vLLM itself on --model.")
+@click.option("--model", "model", default=None, type=click.Path(),
+              help=f"Checkpoint or run directory to serve when no --base-url is given (default: {DEFAULT_RUN}).")
+@click.option("--model-name", default=None, help="Model name at --base-url (default: the first in /v1/models).")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Where the Gradio page listens.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Gradio port.")
+@click.option("--share", is_flag=True, help="Also open a public Gradio share link (off by default).")
+@click.option("--max-tokens", "max_tokens_cap", type=click.IntRange(1, 32768), default=512, show_default=True,
+              help="Cap on max_tokens for any request from the page.")
+@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
+              help="Requests the page runs at once (Gradio default_concurrency_limit).")
+@click.option("--queue-size", type=click.IntRange(1), default=32, show_default=True,
+              help="Waiting requests beyond which the page says 'queue full' (Gradio max_size).")
+@click.option("--server-port", type=click.IntRange(0, 65535), default=0,
+              help="Port of the vLLM server the demo starts (0: a free one).")
+@click.option("--test-split", default=None, type=click.Path(),
+              help="test.jsonl (or data dir) to draw random puzzles from (default: the run's, else synthetic).")
+@_server_options
+@click.argument("vllm_args", nargs=-1, type=click.UNPROCESSED)
+def demo(base_url, model, model_name, host, port, share, max_tokens_cap, concurrency, queue_size, server_port,
+         test_split, api_key, max_model_len, dtype, reasoning_parser, health_timeout, log_file, vllm_args):
+    """Gradio demo: a puzzle, the model's streamed reasoning, the verifier's verdict; and a chat tab."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a loopback demo
+    from .puzzle import PuzzleSource
+    from .server import free_port, port_in_use
+
+    if port_in_use(host, port):
+        raise click.ClickException(f"port {port} on {host} is already in use: pick another with --port")
+    server = None
+    with stop_on_signals():
+        try:
+            if base_url is None:
+                run = Path(model) if model else _default_run()
+                if test_split is None:
+                    test_split = _run_test_split(run)
+                cfg = _config(run, DEFAULT_HOST, server_port or free_port(), api_key, max_model_len, dtype,
+                              reasoning_parser, None, vllm_args)
+                server = VLLMServer(cfg, log_path=log_file)
+                click.echo(f"starting vLLM on {cfg.model_dir} (log: {server.log_path})", err=True)
+                server.start()
+                server.wait_healthy(timeout=health_timeout)
+                base_url, model_name = server.base_url, cfg.served_name
+            elif vllm_args:
+                raise click.UsageError("extra vLLM arguments only apply when the demo starts the server (no --base-url)")
+            client, model_name = _connect(base_url, api_key, model_name)
+            from .demo import build_app
+
+            app = build_app(client, model_name, PuzzleSource(test_split), max_tokens_cap)
+            app.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+            click.echo(f"demo for '{model_name}' at {base_url} → http://{host}:{port}", err=True)
+            app.launch(server_name=host, server_port=port, share=share, show_error=False, quiet=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if server is not None:
+                click.echo("stopping the vLLM server...", err=True)
+                server.stop()
+
+
+def _default_run() -> Path:
+    for base in (Path.cwd(), ROOT):
+        if (base / DEFAULT_RUN).exists():
+            return base / DEFAULT_RUN
+    raise click.ClickException(
+        f"no trained model at {DEFAULT_RUN}: run `make train` first, or pass --model PATH "
+        "(checkpoint or run directory) or --base-url URL (a running server)"
+    )
+
+
+def _run_test_split(run: Path) -> str | None:
+    try:
+        split = json.loads((run / "run.json").read_text()).get("test_split")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return split if split and Path(split).exists() else None
+
+
+def _connect(base_url: str, api_key: str | None, model_name: str | None):
+    """An OpenAI client for the server, checked with /v1/models so a wrong URL or key is one
+    clear line now rather than an error on the first click."""
+    import openai
+
+    url = base_url.rstrip("/")
+    if not url.endswith("/v1"):
+        url += "/v1"
+    client = openai.OpenAI(base_url=url, api_key=api_key or "EMPTY", timeout=300, max_retries=0)
+    try:
+        models = [m.id for m in client.models.list()]
+    except openai.AuthenticationError:
+        raise click.ClickException(f"{url} refused the API key: pass --api-key") from None
+    except openai.APIError as e:
+        raise click.ClickException(f"cannot list models at {url}: {type(e).__name__}: "
+                                   f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    if model_name is None:
+        if not models:
+            raise click.ClickException(f"{url} serves no model")
+        model_name = models[0]
+    elif models and model_name not in models:
+        raise click.ClickException(f"{url} does not serve '{model_name}' (it serves: {', '.join(models)})")
+    return client, model_name

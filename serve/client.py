@@ -1,0 +1,115 @@
+"""Asking a served checkpoint a Countdown puzzle through any OpenAI-compatible endpoint, and
+judging the reply with the project's one verifier.
+
+The request is the training prompt (`tasks.countdown.prompt.build_messages`, assistant turn
+prefilled up to `<think>`), sent with `continue_final_message` so the model continues inside
+the think block. With `--reasoning-parser deepseek_r1` vLLM returns the text before
+`</think>` as `reasoning` and the rest as `content` (the prefilled `<think>` is in the
+prompt, not the output: the parser then treats everything up to `</think>` as reasoning).
+A server without that parser returns one `content` string; `split_reasoning` does the same
+split here, so the demo works against either.
+
+    >>> split_reasoning("24+5=29 </think><answer>24+5</answer>")
+    ('24+5=29 ', '<answer>24+5</answer>')
+    >>> split_reasoning("no end tag")
+    ('no end tag', None)
+    >>> completion_text("a=1 ", "<answer>1</answer>")
+    'a=1 </think><answer>1</answer>'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tasks.countdown.prompt import build_messages
+from tasks.countdown.verifier import Verdict, verify
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+# The prefill ends the prompt inside the assistant turn: continue it, add no new turn.
+CONTINUE_PREFILL = {"continue_final_message": True, "add_generation_prompt": False}
+
+
+def split_reasoning(text: str) -> tuple[str, str | None]:
+    """(reasoning, content) like vLLM's deepseek_r1 parser: split at the first `</think>`; no
+    `</think>` means it is all reasoning (the completion starts inside the think block)."""
+    text = text.removeprefix(THINK_OPEN)
+    reasoning, sep, content = text.partition(THINK_CLOSE)
+    return (reasoning, content or None) if sep else (text, None)
+
+
+def completion_text(reasoning: str | None, content: str | None) -> str:
+    """The completion as the model wrote it after the prefill, rebuilt from the parsed parts:
+    what the verifier (and the training reward) sees."""
+    if content is None:
+        return reasoning or ""
+    return (reasoning or "") + THINK_CLOSE + content
+
+
+def message_parts(message) -> tuple[str | None, str | None]:
+    """(reasoning, content) of a chat message or delta, whichever field name the server uses:
+    `reasoning` (vLLM 0.32) or `reasoning_content` (older vLLM, other servers)."""
+    reasoning = getattr(message, "reasoning", None)
+    if reasoning is None:
+        reasoning = getattr(message, "reasoning_content", None)
+    extra = getattr(message, "model_extra", None) or {}
+    if reasoning is None:
+        reasoning = extra.get("reasoning") or extra.get("reasoning_content")
+    return reasoning, getattr(message, "content", None)
+
+
+@dataclass
+class Answer:
+    reasoning: str
+    content: str | None
+    verdict: Verdict
+    finish_reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        return completion_text(self.reasoning, self.content)
+
+
+def judge(reasoning: str | None, content: str | None, numbers, target) -> Verdict:
+    """The verdict on a reply. If the server split nothing (no reasoning parser), split here."""
+    if not reasoning and content is not None and THINK_CLOSE in content:
+        reasoning, content = split_reasoning(content)
+    return verify(completion_text(reasoning, content), numbers, target)
+
+
+def countdown_request(model: str, numbers, target, max_tokens: int, temperature: float = 0.0) -> dict:
+    """Keyword arguments for `client.chat.completions.create` for one puzzle."""
+    return dict(
+        model=model,
+        messages=build_messages(numbers, target),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        extra_body=dict(CONTINUE_PREFILL),
+    )
+
+
+def stream_countdown(client, model: str, numbers, target, max_tokens: int,
+                     temperature: float = 0.0) -> Iterator[tuple[str, str, Answer | None]]:
+    """Yield (reasoning so far, content so far, None) while tokens arrive, then the final
+    (reasoning, content, Answer) once the stream ends."""
+    stream = client.chat.completions.create(
+        stream=True, **countdown_request(model, numbers, target, max_tokens, temperature)
+    )
+    reasoning, content, finish, saw_content = "", "", None, False
+    for chunk in stream:
+        if not chunk.choices:
+            continue
+        choice = chunk.choices[0]
+        r, c = message_parts(choice.delta)
+        reasoning += r or ""
+        if c is not None:
+            content += c
+            saw_content = True
+        finish = choice.finish_reason or finish
+        yield reasoning, content, None
+    final_content = content if saw_content else None
+    if not reasoning and final_content and THINK_CLOSE in final_content:
+        reasoning, final_content = split_reasoning(final_content)
+    yield reasoning, final_content or "", Answer(
+        reasoning, final_content, judge(reasoning, final_content, numbers, target), finish
+    )

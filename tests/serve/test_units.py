@@ -1,0 +1,83 @@
+"""Fast checks of serve/'s pure parts: puzzle parsing, the reasoning split and the verdict
+line, the server command and its CPU defaults, and the modules' doctests (pytest's
+--doctest-modules only walks `tests` and `tasks`)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+from serve.client import Answer, completion_text, judge, split_reasoning
+from serve.demo import verdict_markdown
+from serve.puzzle import PuzzleError, PuzzleSource, parse_puzzle
+from tasks.countdown.verifier import verify
+
+
+@pytest.mark.parametrize("mod", ["serve.client", "serve.puzzle", "serve.model_path"])
+def test_doctests(mod):
+    res = doctest.testmod(importlib.import_module(mod))
+    assert res.attempted > 0 and res.failed == 0
+
+
+@pytest.mark.parametrize("numbers,target,msg", [
+    ("19, abc, 5", "65", "whole numbers"),
+    ("1 2 3 4 5 6 7", "10", "too many numbers: 7"),
+    ("", "10", "enter the numbers"),
+    ("5", "10", "at least 2"),
+    ("1, 2", "ten", "target must be a whole number"),
+    ("1, 2", "", "enter the target"),
+    ("1, 2.5", "3", "whole numbers"),
+    ("1, 99999999", "3", "between 0 and"),
+])
+def test_bad_puzzles_get_one_clear_message(numbers, target, msg):
+    with pytest.raises(PuzzleError, match=msg):
+        parse_puzzle(numbers, target)
+
+
+def test_random_puzzles_come_from_the_test_split(tmp_path):
+    (tmp_path / "test.jsonl").write_text('{"nums":[1,2,3],"target":6}\n')
+    assert PuzzleSource(str(tmp_path)).draw() == ([1, 2, 3], 6)
+    numbers, target = PuzzleSource(None, seed=0).draw()  # no split: the synthetic test tasks
+    assert 3 <= len(numbers) <= 4 and 10 <= target <= 100
+
+
+def test_split_and_rebuild_round_trip():
+    text = "19+36=55 </think> <answer>55+36-7-19</answer>"
+    reasoning, content = split_reasoning(text)
+    assert completion_text(reasoning, content) == text
+    # Without a server-side parser the whole reply arrives as content; judged the same.
+    assert judge(None, text, [19, 36, 55, 7], 65) == verify(text, [19, 36, 55, 7], 65)
+    assert judge(reasoning, content, [19, 36, 55, 7], 65).ok
+
+
+def test_verdict_markdown_shows_mark_value_and_reason():
+    ok = Answer("r", "<answer>55+36-7-19</answer>", verify("<answer>55+36-7-19</answer>", [19, 36, 55, 7], 65))
+    assert "✓ correct" in verdict_markdown(ok, [19, 36, 55, 7], 65) and "value: `65`" in verdict_markdown(
+        ok, [19, 36, 55, 7], 65)
+    bad = Answer("r", "<answer>55+36</answer>", verify("<answer>55+36</answer>", [19, 36, 55, 7], 65), "length")
+    md = verdict_markdown(bad, [19, 36, 55, 7], 65)
+    assert "✗ incorrect" in md and "reason: `wrong_numbers`" in md and "max_tokens" in md
+
+
+def test_server_command_cpu_defaults(tmp_path):
+    from serve.server import ServerConfig
+
+    cfg = ServerConfig(tmp_path, "m", port=8123, api_key="k", extra_args=("--max-num-seqs", "8"))
+    cmd, env = cfg.command(cpu=True), cfg.env(cpu=True)
+    assert cmd[cmd.index("--dtype") + 1] == "float32"
+    assert cmd[cmd.index("--gpu-memory-utilization") + 1] == "0.3"
+    assert cmd[cmd.index("--reasoning-parser") + 1] == "deepseek_r1"
+    assert cmd[-2:] == ["--max-num-seqs", "8"]
+    assert "k" not in cmd and env["VLLM_API_KEY"] == "k"  # the key stays out of `ps`
+    assert env["VLLM_CPU_KVCACHE_SPACE"] and env["VLLM_CACHE_ROOT"]
+    gpu = cfg.command(cpu=False)
+    assert "--gpu-memory-utilization" not in gpu and "--dtype" not in gpu
+
+
+def test_served_name_defaults():
+    from serve.model_path import served_name
+
+    assert served_name("/x/runs/tiny-r1-countdown/final") == "tiny-r1-countdown"
+    assert served_name("/models/Qwen2.5-1.5B-Instruct") == "Qwen2.5-1.5B-Instruct"
