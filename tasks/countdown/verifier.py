@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -36,6 +35,7 @@ ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 _ALLOWED_CHARS = frozenset("0123456789+-*/() \t\n")
 # Python itself rejects 07 but accepts 00; both are leading zeros, so both are "syntax".
 _LEADING_ZERO = re.compile(r"(?<![0-9])0[0-9]")
+_RHS = re.compile(r"[0-9]{1,12}")
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 # Every reason the verifier can give. Stable strings: reports and tests key on them.
@@ -72,6 +72,9 @@ class Verdict:
         }
 
 
+_NO_ANSWER = Verdict(False, "no_answer")  # frozen, so one shared instance serves every call
+
+
 class _Reject(Exception):
     def __init__(self, reason: str):
         self.reason = reason
@@ -94,6 +97,8 @@ def extract_answer(completion: str | None) -> str | None:
 
 
 def _as_int(x) -> int:
+    if type(x) is int:  # the common case first: this runs for every number of every call
+        return x
     if isinstance(x, bool):
         raise _Reject("bad_task")
     if isinstance(x, int):
@@ -155,20 +160,109 @@ def _check_shape(text: str) -> None:
         raise _Reject("syntax")
 
 
+class _Unusual(Exception):
+    """The fast path met something outside its narrow grammar: let the `ast` path decide."""
+
+
+_TOKENS = re.compile(r"[0-9]+|[-+*/()]")
+_FAST_CHARS = frozenset("0123456789+-*/() \t")
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def _apply(vals: list, op: str) -> bool:
+    """Pop two operands, push ``a op b`` exactly. Operands are ``(numerator, denominator)`` int
+    pairs, reduced once at the end: plain int arithmetic, several times cheaper than Fraction's.
+    Returns False on division by zero (0 is pushed so parsing can finish first)."""
+    c, d = vals.pop()
+    a, b = vals.pop()
+    if op == "+":
+        vals.append((a + c, b) if b == d else (a * d + c * b, b * d))
+    elif op == "-":
+        vals.append((a - c, b) if b == d else (a * d - c * b, b * d))
+    elif op == "*":
+        vals.append((a * c, b * d))
+    elif c == 0:
+        vals.append((0, 1))
+        return False
+    else:
+        vals.append((a * d, b * c))
+    return True
+
+
+def _fast_value(text: str, used: list[int]):
+    """Value of a plain equation (integer literals, binary + - * /, parentheses), or _Unusual.
+
+    Why it exists: `ast.parse` alone costs as much as the whole `eval` scorer the public recipes
+    use. This operator-precedence pass accepts a strict subset of what the `ast` path accepts
+    (no newlines, no leading zeros, depth <= MAX_PAREN_DEPTH) and gives the same value and
+    numbers; anything else, malformed or not, goes to the `ast` path, which names the reason.
+    tests/tasks/countdown/test_verifier.py checks the two paths agree on random input.
+    """
+    if len(text) > MAX_EQUATION_CHARS or not _FAST_CHARS.issuperset(text):
+        raise _Unusual
+    vals: list = []
+    ops: list[str] = []
+    depth = 0
+    divides = True
+    operand = True  # an operand (number or "(") is expected next
+    prec = _PREC
+    for tok in _TOKENS.findall(text):
+        if operand:
+            if tok == "(":
+                depth += 1
+                if depth > MAX_PAREN_DEPTH:
+                    raise _Unusual
+                ops.append(tok)
+            elif tok in prec or tok == ")" or (tok[0] == "0" and len(tok) > 1):
+                raise _Unusual
+            else:
+                n = int(tok)
+                used.append(n)
+                vals.append((n, 1))
+                operand = False
+        elif tok in prec:
+            p = prec[tok]
+            while ops and ops[-1] != "(" and prec[ops[-1]] >= p:  # left-associative
+                divides &= _apply(vals, ops.pop())
+            ops.append(tok)
+            operand = True
+        elif tok == ")":
+            while ops and ops[-1] != "(":
+                divides &= _apply(vals, ops.pop())
+            if not ops:
+                raise _Unusual
+            ops.pop()
+            depth -= 1
+        else:  # a number or "(" right after an operand
+            raise _Unusual
+    if operand or depth:
+        raise _Unusual
+    while ops:
+        divides &= _apply(vals, ops.pop())
+    if not divides:
+        raise _Reject("division_by_zero")
+    n, d = vals[0]
+    return Fraction(n, d) if d != 1 else n
+
+
 def verify_equation(equation: str | None, numbers, target) -> Verdict:
     """Verdict for a bare equation such as ``"(55 + 36) - (7 + 19)"`` or ``"55+36-7-19 = 65"``.
 
     Never raises: every failure is a `Verdict` with ``ok=False`` and a reason from `REASONS`.
     """
+    return _verdict(equation, numbers, target, fast=True)
+
+
+def _verdict(equation, numbers, target, fast: bool) -> Verdict:
     try:
-        return _verify_equation(equation, numbers, target)
+        return _verify_equation(equation, numbers, target, fast)
     except _Reject as r:
         return Verdict(False, r.reason, None, equation if isinstance(equation, str) else None)
     except Exception:  # noqa: BLE001 - a verdict, never a crash, whatever the input
         return Verdict(False, "syntax", None, equation if isinstance(equation, str) else None)
 
 
-def _verify_equation(equation, numbers, target) -> Verdict:
+def _verify_equation(equation, numbers, target, fast: bool = True) -> Verdict:
     if not isinstance(equation, str):
         raise _Reject("no_answer")
     if len(equation) > MAX_EQUATION_CHARS:
@@ -193,7 +287,7 @@ def _verify_equation(equation, numbers, target) -> Verdict:
         if "=" in rhs:
             raise _Reject("disallowed")
         rhs = rhs.strip()
-        if not re.fullmatch(r"[0-9]{1,12}", rhs):
+        if not _RHS.fullmatch(rhs):
             raise _Reject("disallowed" if rhs else "syntax")
         if _LEADING_ZERO.match(rhs):
             raise _Reject("syntax")
@@ -202,15 +296,22 @@ def _verify_equation(equation, numbers, target) -> Verdict:
         text = lhs.strip()
         if not text:
             raise _Reject("empty")
-    _check_shape(text)
-    try:
-        tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise _Reject("syntax") from None
-
     used: list[int] = []
-    value = _eval(tree.body, used)
-    if Counter(used) != Counter(nums):
+    try:
+        if not fast:
+            raise _Unusual
+        value = _fast_value(text, used)
+    except _Unusual:
+        used = []
+        _check_shape(text)
+        try:
+            tree = ast.parse(text, mode="eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            raise _Reject("syntax") from None
+        value = _eval(tree.body, used)
+    if type(value) is not Fraction:
+        value = Fraction(value)
+    if sorted(used) != sorted(nums):
         return Verdict(False, "wrong_numbers", value, text)
     if value != goal:
         return Verdict(False, "wrong_value", value, text)
@@ -221,5 +322,5 @@ def verify(completion: str | None, numbers, target) -> Verdict:
     """Verdict for a model completion: the equation is the text of the last answer block."""
     answer = extract_answer(completion)
     if answer is None:
-        return Verdict(False, "no_answer")
+        return _NO_ANSWER
     return verify_equation(answer, numbers, target)

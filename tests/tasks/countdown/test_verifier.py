@@ -284,3 +284,43 @@ def test_never_raises_on_random_text(text, numbers, target):
         assert isinstance(verdict, Verdict) and verdict.reason in REASONS
         assert verdict.ok == (verdict.reason == "ok")
         json.dumps(verdict.to_dict())
+
+
+# --- the fast path and the ast path agree -------------------------------------------------------
+# verify_equation evaluates plain equations with a small operator-precedence pass (ast.parse alone
+# costs as much as a whole eval scorer); everything else goes to the ast whitelist. Both must give
+# the same verdict — value, reason and all — on any input.
+
+from tasks.countdown.verifier import _verdict  # noqa: E402
+
+
+OP_SPELLINGS = ["+", "-", "*", "/", " + ", " / ", "*\t"]
+
+
+def loosely_parenthesised(rng: random.Random, numbers) -> str:
+    """Random expression text: brackets only sometimes, so precedence and associativity matter."""
+    items = [str(n) for n in numbers]
+    while len(items) > 1:
+        a = items.pop(rng.randrange(len(items)))
+        b = items.pop(rng.randrange(len(items)))
+        text = f"{a}{rng.choice(OP_SPELLINGS)}{b}"
+        items.append(f"({text})" if rng.random() < 0.4 else text)
+    return f"({items[0]})" if rng.random() < 0.2 else items[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(numbers=st.lists(st.integers(0, 120), min_size=1, max_size=6), seed=st.integers(0, 2**32))
+def test_fast_path_agrees_with_ast_path_on_expressions(numbers, seed):
+    text = loosely_parenthesised(random.Random(seed), numbers)
+    fast, slow = _verdict(text, numbers, 24, fast=True), _verdict(text, numbers, 24, fast=False)
+    assert fast == slow, text
+
+
+equation_chars = st.sampled_from(list("0123456789+-*/()  \t\n") + ["00", "07", "**", "//", "= 24", "(", ")"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(equation_chars, max_size=40), numbers=st.lists(st.integers(0, 9), min_size=1, max_size=5))
+def test_fast_path_agrees_with_ast_path_on_random_text(parts, numbers):
+    text = "".join(parts)
+    assert _verdict(text, numbers, 24, fast=True) == _verdict(text, numbers, 24, fast=False), text
