@@ -4,7 +4,10 @@ all call `verify` / `verify_equation`. Nothing else in the project decides corre
 Model output is hostile input. The equation is parsed with `ast` (never `eval`, never
 `sympy.sympify`/`parse_expr`, which call `eval`), walked against a whitelist (integer literals,
 binary + - * /, parentheses) and evaluated with exact rationals. Length and nesting are capped
-before parsing, so no input can hang, exhaust memory or raise.
+before parsing, so no input can hang, exhaust memory or raise. Plain equations (the common
+case) take a small operator-precedence pass instead, because `ast.parse` alone costs as much as
+a whole `eval` scorer; it accepts a strict subset of the whitelist, anything else goes to the
+`ast` path, and tests check both paths give the same verdict on random input.
 
 Exact arithmetic uses `fractions.Fraction`: the same exact rational arithmetic as
 `sympy.Rational` (tests check the two agree on every value), without sympy's ~3 s import,
