@@ -1,0 +1,121 @@
+"""Bad input to `cli.py evaluate` gets one clear line and a non-zero exit, and leaves no
+result behind: unknown backend, missing checkpoint, untrained run, empty or malformed split,
+a server that is down or answers garbage.
+
+    .venv/bin/python -m pytest -q tests/evaluation/test_cli_errors.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from tests.evaluation.conftest import free_port
+
+
+def run_cli(*args):
+    result = CliRunner().invoke(cli.main, ["evaluate", *map(str, args)])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def assert_one_clear_error(result, *needles):
+    assert result.exit_code != 0, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith(("Error", "error"))]
+    assert len(lines) == 1, result.output
+    for n in needles:
+        assert n in lines[0], result.output
+
+
+def test_unknown_backend():
+    assert_one_clear_error(run_cli("--backend", "tpu"), "'tpu' is not one of", "hf", "vllm", "api")
+
+
+def test_missing_checkpoint(tmp_path):
+    result = run_cli("--model", tmp_path / "nope", "--out", tmp_path / "out")
+    assert_one_clear_error(result, "no such model or run directory")
+    assert not (tmp_path / "out").exists()
+
+
+def test_untrained_run_names_train(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"model": "final", "baseline": "sft"}))
+    assert_one_clear_error(run_cli("--model", tmp_path), "make train", "cli.py train")
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    ("", "holds no tasks"),
+    ('{"nums": [1, 2, 3], "target": 6}\nnot json\n', "invalid JSON"),
+    ('{"numbers": [1, 2, 3]}\n', "'nums' and 'target'"),
+])
+def test_empty_or_malformed_split(fake_run, tmp_path, content, needle):
+    bad = tmp_path / "test.jsonl"
+    bad.write_text(content)
+    out = tmp_path / "out"
+    assert_one_clear_error(run_cli("--model", fake_run, "--test-file", bad, "--out", out), "test split", needle)
+    assert not out.exists()
+
+
+def test_run_whose_split_is_gone(fake_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(fake_run, run, symlinks=True)
+    (run / "run.json").write_text(json.dumps({"model": "final", "test_split": str(tmp_path / "gone.jsonl")}))
+    assert_one_clear_error(run_cli("--model", run), "gone.jsonl", "cli.py data")
+
+
+def test_api_needs_base_url_and_server_down(tmp_path):
+    assert_one_clear_error(run_cli("--backend", "api"), "--base-url")
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("--backend", "api", "--base-url", url, "--out", tmp_path / "out", "--limit", "2")
+    assert_one_clear_error(result, "cannot reach the server", url)
+    assert not (tmp_path / "out").exists()
+
+
+class GarbageServer(BaseHTTPRequestHandler):
+    """Lists a model like an OpenAI server, then answers completions with something else.
+    mode "html": everything is an HTML page; mode "json": chat completions are JSON without choices."""
+
+    mode = "html"
+
+    def _send(self, body: bytes, ctype: str):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802
+        if self.mode == "html":
+            return self._send(b"<html>hello</html>", "text/html")
+        self._send(json.dumps({"data": [{"id": "m", "object": "model"}]}).encode(), "application/json")
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.mode == "html":
+            return self._send(b"<html>hello</html>", "text/html")
+        self._send(json.dumps({"id": "x", "result": "42"}).encode(), "application/json")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(("mode", "needle"), [("html", "does not answer like an OpenAI-compatible API"),
+                                               ("json", "not a chat completion")])
+def test_server_answering_garbage(mode, needle, tmp_path, small_split):
+    handler = type("H", (GarbageServer,), {"mode": mode})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        out = tmp_path / "out"
+        result = run_cli("--backend", "api", "--base-url", url, "--test-file", small_split, "--limit", "2",
+                         "--max-gen-toks", "8", "--out", out)
+        assert_one_clear_error(result, needle)
+        assert not out.exists()
+    finally:
+        server.shutdown()

@@ -1,0 +1,81 @@
+"""Reports: the reference's table, the difference, the breakdowns, the PNG, and outputs that
+appear only once complete.
+
+    .venv/bin/python -m pytest -q tests/evaluation/test_report.py
+"""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import evaluation.api_model
+import evaluation.report
+import evaluation.runner
+import evaluation.targets
+from evaluation.report import bar_chart, breakdown_tables, difference, main_table
+from evaluation.runner import breakdowns, gen_settings, publish, staging_dir
+
+
+@pytest.mark.parametrize("module", [evaluation.report, evaluation.runner, evaluation.targets, evaluation.api_model])
+def test_docstring_examples(module):
+    assert doctest.testmod(module).failed == 0
+
+
+ROWS = [
+    {"n_numbers": 3, "ok": True, "reason": "ok"},
+    {"n_numbers": 3, "ok": False, "reason": "wrong_value"},
+    {"n_numbers": 4, "ok": False, "reason": "no_answer"},
+    {"n_numbers": 4, "ok": False, "reason": "no_answer"},
+]
+
+
+def summary(label, correct, acc, stderr):
+    return {"label": label, "correct": correct, "total": 4, "accuracy": acc, "stderr": stderr, "format_rate": 0.5,
+            "num_samples": 1, **breakdowns(ROWS)}
+
+
+def test_breakdowns_by_numbers_and_reason():
+    b = breakdowns(ROWS)
+    assert b["by_numbers"] == {"3": {"correct": 1, "total": 2, "accuracy": 0.5},
+                               "4": {"correct": 0, "total": 2, "accuracy": 0.0}}
+    assert b["by_reason"] == {"no_answer": 2, "ok": 1, "wrong_value": 1}
+
+
+def test_tables_and_difference():
+    base, model = summary("base", 1, 0.25, 0.25), summary("run (final)", 3, 0.75, 0.25)
+    table = main_table([base, model])
+    assert "| model | correct/4 | accuracy ± stderr | format rate |" in table
+    assert "| run (final) | 3/4 | 75.0% ± 25.0 | 50.0% |" in table
+    assert difference(base, model) == "difference: +2 tasks, +50.0 points (± 35.4)"
+    text = breakdown_tables([base, model])
+    assert "| base | 1/2 (50.0%) | 0/2 (0.0%) |" in text and "| no_answer | 2 | 2 |" in text
+
+
+def test_pass_at_k_columns_when_sampling():
+    s = summary("m", 1, 0.25, 0.2) | {"num_samples": 4, "pass_at_k": 0.5, "maj_at_k": 0.25}
+    assert "pass@4 | maj@4" in main_table([s]) and "| 50.0% | 25.0% |" in main_table([s])
+
+
+def test_bar_chart_is_a_png(tmp_path):
+    bar_chart([summary("base", 1, 0.25, 0.2), summary("model", 3, 0.75, 0.2)], tmp_path / "a.png")
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gen_settings_caps_budget_and_samples():
+    assert gen_settings(None, None, 1, None) == {"max_gen_toks": 1024}
+    assert gen_settings(4000, 1024, 1, None) == {"max_gen_toks": 768}
+    assert gen_settings(8, None, 1, 0.7) == {"max_gen_toks": 8, "do_sample": True, "temperature": 0.7}
+
+
+def test_publish_moves_everything_summary_last(tmp_path):
+    out = tmp_path / "eval"
+    staging = staging_dir(out)
+    (staging / "model").mkdir()
+    for name in ("summary.json", "model/samples.jsonl", "report.md"):
+        (staging / name).write_text(name)
+    publish(staging, out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "model/samples.jsonl", "report.md", "summary.json"]
+    assert not staging.exists()
