@@ -1,0 +1,58 @@
+"""GRPO with TRL's GRPOTrainer: the same code path for the tiny CPU run and the 1.5B GPU recipe.
+
+Called by `train.pipeline.run` (`python cli.py train ...`). The model goes to TRL as a path
+plus `model_init_kwargs` (as in `trl/scripts/grpo.py`), so TRL, accelerate and DeepSpeed load
+it the way they expect (ZeRO-3 init, vLLM weight sync, PEFT wrapping).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def reward_functions(names: list[str]):
+    from tasks.countdown.rewards import REWARD_FUNCS
+
+    return [REWARD_FUNCS[n] for n in names]
+
+
+def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict], run_dir: Path, log=print):
+    from trl import GRPOTrainer, get_peft_config
+
+    from .callbacks import (MetricsCallback, ProgressCallback, StepClock, TimeLimitCallback, ValidationCallback,
+                            guard_rewards)
+
+    g, s, m = cfg.grpo, cfg.script, cfg.model
+    kwargs = dict(g.model_init_kwargs or {})
+    kwargs.setdefault("dtype", m.dtype or "auto")
+    if m.attn_implementation:
+        kwargs.setdefault("attn_implementation", m.attn_implementation)
+    if m.model_revision and m.model_revision != "main":
+        kwargs.setdefault("revision", m.model_revision)
+    g.model_init_kwargs = kwargs
+
+    clock = StepClock()
+    metrics = MetricsCallback(run_dir / "metrics.jsonl", clock)
+    callbacks = [clock, metrics, ProgressCallback(clock)]
+    val_cb = None
+    if val_rows:
+        val_cb = ValidationCallback(val_rows, tokenizer, s.val_steps, metrics, log,
+                                    max_new_tokens=s.eval_max_new_tokens, batch_size=s.eval_batch_size)
+        callbacks.append(val_cb)
+    if s.max_train_minutes:
+        callbacks.append(TimeLimitCallback(s.max_train_minutes, log))
+    trainer = GRPOTrainer(
+        model=model_path,
+        reward_funcs=guard_rewards(reward_functions(s.reward_funcs), clock),
+        args=g,
+        train_dataset=train_ds,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        peft_config=get_peft_config(m),
+    )
+    # Our bar shows reward and step time; the Trainer's own printer would interleave dict lines.
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback as HFProgress
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(HFProgress)
+    return trainer, val_cb

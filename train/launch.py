@@ -1,0 +1,167 @@
+"""Multi-process launch and `--dry-run`: the exact `accelerate launch` command for N GPUs on M
+nodes, and every check that needs no GPU (recipe, overrides, the GRPOConfig TRL builds, batch
+arithmetic, the DeepSpeed config as DeepSpeed itself parses it, model and data reachability).
+
+    python cli.py train --config train/recipes/grpo-1.5b.yaml --dry-run --num-gpus 8 --accelerate-config zero3
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+ACCELERATE_DIR = Path(__file__).resolve().parent / "accelerate"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def under_launcher() -> bool:
+    return "LOCAL_RANK" in os.environ or "ACCELERATE_DYNAMO_BACKEND" in os.environ and "RANK" in os.environ
+
+
+def accelerate_config_path(name: str | None, num_gpus: int, num_nodes: int) -> Path:
+    if name is None:
+        name = "multi-node" if num_nodes > 1 else ("ddp" if num_gpus > 1 else "ddp")
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.is_file():
+            from .config import ConfigError
+
+            raise ConfigError(f"accelerate config not found: {p}")
+        return p
+    p = ACCELERATE_DIR / f"{name}.yaml"
+    if not p.is_file():
+        from .config import ConfigError
+
+        known = sorted(q.stem for q in ACCELERATE_DIR.glob("*.yaml"))
+        raise ConfigError(f"unknown accelerate config '{name}' (known: {', '.join(known)}, or a .yaml path)")
+    return p
+
+
+def accelerate_command(recipe, overrides, num_gpus: int, num_nodes: int, accel_cfg: str | None,
+                       resume: bool) -> list[str]:
+    cfg_path = accelerate_config_path(accel_cfg, num_gpus, num_nodes)
+    cmd = ["accelerate", "launch", "--config_file", str(cfg_path.relative_to(ROOT) if cfg_path.is_relative_to(ROOT)
+                                                        else cfg_path),
+           "--num_processes", str(num_gpus * num_nodes), "--num_machines", str(num_nodes)]
+    if num_nodes > 1:
+        cmd += ["--machine_rank", "${MACHINE_RANK}", "--main_process_ip", "${MAIN_PROCESS_IP}",
+                "--main_process_port", "${MAIN_PROCESS_PORT:-29500}"]
+    cmd += ["cli.py", "train"]
+    if recipe:
+        cmd += ["--config", str(recipe)]
+    for o in overrides:
+        cmd += ["--set", o]
+    if resume:
+        cmd.append("--resume")
+    return cmd
+
+
+def deepspeed_check(accel_path: Path, cfg) -> str:
+    """Parse the accelerate config; for DeepSpeed, build the DeepSpeed config through accelerate's
+    DeepSpeedPlugin and have DeepSpeed's own DeepSpeedConfig parse it with this run's batch sizes."""
+    import yaml
+
+    data = yaml.safe_load(accel_path.read_text())
+    if data.get("distributed_type") != "DEEPSPEED":
+        return f"{data.get('distributed_type')} ({data.get('num_processes')} processes in the file; overridden)"
+    ds = data.get("deepspeed_config") or {}
+    from accelerate.utils import DeepSpeedPlugin
+
+    plugin = DeepSpeedPlugin(
+        zero_stage=ds.get("zero_stage", 2),
+        offload_optimizer_device=ds.get("offload_optimizer_device", "none"),
+        offload_param_device=ds.get("offload_param_device", "none"),
+        zero3_init_flag=ds.get("zero3_init_flag", False),
+        zero3_save_16bit_model=ds.get("zero3_save_16bit_model", False),
+        gradient_accumulation_steps=cfg.grpo.gradient_accumulation_steps,
+    )
+    conf = dict(plugin.deepspeed_config)
+    g = cfg.grpo
+    conf["train_micro_batch_size_per_gpu"] = g.per_device_train_batch_size
+    conf["gradient_accumulation_steps"] = g.gradient_accumulation_steps
+    conf.pop("train_batch_size", None)
+    conf["bf16"] = {"enabled": data.get("mixed_precision") == "bf16"}
+    # DeepSpeedConfig needs a world size; without torch.distributed it asks the launcher's env.
+    env = {"WORLD_SIZE": os.environ.get("WORLD_SIZE"), "RANK": os.environ.get("RANK")}
+    os.environ.setdefault("WORLD_SIZE", "1")
+    os.environ.setdefault("RANK", "0")
+    try:
+        from deepspeed.runtime.config import DeepSpeedConfig
+
+        parsed = DeepSpeedConfig(conf)
+    finally:
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+    return (f"DeepSpeed ZeRO-{parsed.zero_optimization_stage} (parsed by deepspeed.runtime.config.DeepSpeedConfig: "
+            f"micro batch {parsed.train_micro_batch_size_per_gpu}, accumulation {parsed.gradient_accumulation_steps}, "
+            f"bf16 {parsed.bfloat16_config.enabled})")
+
+
+def dry_run_report(cfg, recipe, overrides, num_gpus: int, num_nodes: int, accel_cfg: str | None,
+                   resume: bool) -> str:
+    from .modeling import check_model
+
+    g, s, m = cfg.grpo, cfg.script, cfg.model
+    procs = num_gpus * num_nodes
+    completions = g.per_device_train_batch_size * procs * g.gradient_accumulation_steps
+    lines = [f"recipe: {cfg.recipe_path}" + (f" + {len(overrides)} override(s)" if overrides else "")]
+    lines.append("GRPOConfig: built by TRL " + __import__("trl").__version__
+                 + (" (bf16/fp16/tf32 switched off for this CPU-only check)" if not _has_gpu() else ""))
+    lines.append(f"model: {check_model(m.model_name_or_path, strict=False)}; dtype {m.dtype}, "
+                 f"attention {m.attn_implementation}, LoRA {'r=%d' % m.lora_r if m.use_peft else 'off'}")
+    lines.append(f"data: {_describe_dataset(s)}; rewards {s.reward_funcs}; max_prompt_length {s.max_prompt_length}")
+    if s.cold_start_steps:
+        lines.append(f"cold start: SFT {s.cold_start_steps} steps x {s.cold_start_batch_size}, "
+                     f"lr {s.cold_start_learning_rate}")
+    gen = "vLLM " + g.vllm_mode if g.use_vllm else "transformers generate"
+    lines.append(f"GRPO: {g.max_steps} steps; per optimizer step {completions} completions = "
+                 f"{g.per_device_train_batch_size} x {procs} processes x {g.gradient_accumulation_steps} accumulation "
+                 f"= {completions // g.num_generations} prompts x {g.num_generations} generations; generation: {gen}")
+    if completions % g.num_generations:
+        from .config import ConfigError
+
+        raise ConfigError(f"{completions} completions per step is not a multiple of num_generations "
+                          f"{g.num_generations}")
+    lines.append(f"optimizer: lr {g.learning_rate} {g.lr_scheduler_type.value if hasattr(g.lr_scheduler_type, 'value') else g.lr_scheduler_type}"
+                 f", warmup {g.warmup_steps}, beta {g.beta}, loss {g.loss_type}, temperature {g.temperature}")
+    lines.append(f"output: {g.output_dir} (save every {g.save_steps} steps, keep {g.save_total_limit}); "
+                 f"report_to {g.report_to}")
+    if resume:
+        from .pipeline import newest_complete_checkpoint
+
+        ck = newest_complete_checkpoint(Path(g.output_dir)) if Path(g.output_dir).is_dir() else None
+        lines.append(f"resume: {ck or 'no complete checkpoint yet (starts at step 0)'}")
+    if procs > 1 or accel_cfg:
+        path = accelerate_config_path(accel_cfg, num_gpus, num_nodes)
+        lines.append(f"accelerate config: {path.name}: {deepspeed_check(path, cfg)}")
+        cmd = accelerate_command(recipe, overrides, num_gpus, num_nodes, accel_cfg, resume)
+    else:
+        cmd = [sys.executable.split("/")[-1], "cli.py", "train"] + (["--config", str(recipe)] if recipe else []) + \
+              [x for o in overrides for x in ("--set", o)] + (["--resume"] if resume else [])
+    lines.append("command: " + " ".join(shlex.quote(c) if "$" not in c else f'"{c}"' for c in cmd))
+    return "\n".join(lines)
+
+
+def _describe_dataset(s) -> str:
+    p = Path(s.dataset)
+    if p.is_dir():
+        return f"split dir {p}"
+    if p.is_file():
+        return f"local file {p}"
+    from .data import _looks_local_dir
+
+    if _looks_local_dir(s.dataset):
+        return f"{p} (absent: built from '{s.dataset_source}' at launch)"
+    return f"hub dataset {s.dataset} (loaded at launch)"
+
+
+def _has_gpu() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # noqa: BLE001
+        return False

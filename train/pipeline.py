@@ -1,0 +1,182 @@
+"""The whole `cli.py train` run: checks, data, (tiny model), cold-start SFT, GRPO, final model,
+summary. Every check that can fail runs before the first training step.
+
+    python cli.py train                                   # embedded CPU default (tiny-cpu.yaml)
+    python cli.py train --config train/recipes/grpo-1.5b.yaml
+    python cli.py train --resume                          # continue from the newest complete checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .config import TINY_MODEL, RunConfig, save_resolved
+
+
+class TrainError(RuntimeError):
+    """A run that cannot start or had to stop; printed as one line."""
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def log(msg: str) -> None:
+    if is_main_process():
+        print(f"[train] {msg}", flush=True)
+
+
+def newest_complete_checkpoint(run_dir: Path) -> Path | None:
+    """The highest checkpoint-N that has trainer_state.json (written last by the Trainer, so a
+    checkpoint killed mid-write is skipped)."""
+    best = None
+    for p in run_dir.glob("checkpoint-*"):
+        try:
+            n = int(p.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if (p / "trainer_state.json").is_file() and (best is None or n > best[0]):
+            best = (n, p)
+    return best[1] if best else None
+
+
+def check_output_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainError(f"cannot create output directory {run_dir}: {e.strerror}") from None
+    probe = run_dir / ".write_test"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        raise TrainError(f"output directory is not writable: {run_dir}") from None
+
+
+def write_run_json(run_dir: Path, **fields) -> None:
+    p = run_dir / "run.json"
+    data = json.loads(p.read_text()) if p.is_file() else {}
+    data.update(fields)
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, p)
+
+
+def set_threads(n: int, use_cpu: bool) -> None:
+    import torch
+
+    if n == 0 and use_cpu:
+        cores = os.cpu_count() or 1
+        # OpenMP threads spin-wait for each other; with the cores already busy, 1 thread is faster.
+        n = 1 if os.getloadavg()[0] > cores - 0.5 else torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+        log(f"torch CPU threads: {n}")
+
+
+def run(cfg: RunConfig, resume: bool = False) -> dict:
+    from .data import ensure_splits, prompt_dataset, write_split_files
+    from .modeling import check_model, load_tokenizer, prepare_tiny
+
+    t_start = time.time()
+    s, g, m = cfg.script, cfg.grpo, cfg.model
+    set_threads(s.torch_num_threads, g.use_cpu)
+    run_dir = cfg.output_dir
+    check_output_dir(run_dir)
+    resume_from = None
+    if resume:
+        resume_from = newest_complete_checkpoint(run_dir)
+        if resume_from is None:
+            log(f"--resume: no complete checkpoint in {run_dir}; starting from step 0")
+    elif newest_complete_checkpoint(run_dir) is not None and g.max_steps > 0:
+        log(f"note: {run_dir} already holds checkpoints; without --resume training restarts at step 0 "
+            "and metrics.jsonl is rewritten")
+    log(f"model: {check_model(m.model_name_or_path)}")
+
+    splits = ensure_splits(s.dataset, s.dataset_source, s.dataset_train_size, s.dataset_val_size,
+                           s.dataset_test_size, s.dataset_seed, log=log)
+    if not splits.train:
+        raise TrainError("the training split is empty")
+    write_split_files(splits, run_dir)
+    save_resolved(cfg, run_dir)
+
+    # Base model: the tiny one is built in the run dir; anything else is a hub id / local path.
+    if m.model_name_or_path == TINY_MODEL:
+        base = str(prepare_tiny(run_dir / "base"))
+    else:
+        base = m.model_name_or_path
+    baseline = base if m.model_name_or_path != TINY_MODEL else "base"
+    grpo_rows = splits.train
+    policy = base
+    if s.cold_start_steps > 0:
+        from .sft import cold_start
+
+        n_sft = s.cold_start_max_traces or s.cold_start_steps * s.cold_start_batch_size
+        sft_rows, grpo_rows = splits.train[:n_sft], splits.train[n_sft:] or splits.train
+        policy = str(cold_start(base, sft_rows, cfg, run_dir / "sft", log=log))
+        baseline = "sft"
+    write_run_json(run_dir, baseline=baseline, test_split=splits.test_file, val_split=splits.val_file,
+                   recipe="config.yaml")
+
+    tokenizer = load_tokenizer(policy)
+    train_ds = prompt_dataset(grpo_rows, tokenizer, s.max_prompt_length)
+    val_rows = splits.val[: s.val_limit] if s.val_limit else splits.val
+    if resume_from is None and is_main_process():
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+
+    from .grpo import build_trainer
+
+    trainer, val_cb = build_trainer(cfg, policy, tokenizer, train_ds, val_rows, run_dir, log=log)
+    log(f"GRPO: {g.max_steps} steps, {g.per_device_train_batch_size * g.world_size * g.gradient_accumulation_steps}"
+        f" completions/step ({g.num_generations} per prompt), lr {g.learning_rate}, beta {g.beta}, "
+        f"loss {g.loss_type}" + (f"; resuming from {resume_from}" if resume_from else ""))
+    t_grpo = time.time()
+    from .callbacks import RewardNaNError
+
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except RewardNaNError as e:
+        kept = newest_complete_checkpoint(run_dir)
+        raise TrainError(f"{e}; stopped. Checkpoints already written are intact"
+                         + (f" (newest: {kept.name})" if kept else "")) from None
+    grpo_seconds = time.time() - t_grpo
+
+    # Final model: the checkpoint with the best *validation* accuracy (never the test split).
+    state = trainer.state
+    final = run_dir / "final"
+    chosen = None
+    if state.best_global_step and (run_dir / f"checkpoint-{state.best_global_step}").is_dir():
+        chosen = run_dir / f"checkpoint-{state.best_global_step}"
+    if trainer.is_world_process_zero():
+        if final.exists():
+            shutil.rmtree(final)
+        if chosen is not None:
+            from transformers import AutoModelForCausalLM
+
+            AutoModelForCausalLM.from_pretrained(chosen, dtype="float32").save_pretrained(final)
+        else:
+            trainer.save_model(str(final))
+        tokenizer.save_pretrained(final)
+        write_run_json(run_dir, model="final", final_from=chosen.name if chosen else "last step",
+                       global_step=state.global_step)
+    if not trainer.is_world_process_zero():
+        return {}
+    log(f"final model: {final} (from {chosen.name if chosen else 'the last step'}, "
+        f"best val accuracy {state.best_metric if state.best_metric is not None else 'n/a'})")
+
+    from .report import plot_curves, summarize
+
+    plot_curves(run_dir)
+    summary = {"run_dir": str(run_dir), "global_step": state.global_step, "grpo_seconds": round(grpo_seconds, 1),
+               "final_from": chosen.name if chosen else "last step",
+               "val_history": val_cb.history if val_cb else []}
+    if s.final_eval:
+        summary.update(summarize(run_dir, baseline, splits, cfg, log=log))
+    summary["wall_seconds"] = round(time.time() - t_start, 1)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log(f"done in {summary['wall_seconds'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
+    return summary

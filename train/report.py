@@ -1,0 +1,108 @@
+"""End-of-run report: `curves.png` (reward and validation accuracy per step) and the
+base-vs-trained table on the test split, like the reference's (model | correct/500 | accuracy).
+
+Called by `train.pipeline.run`; `python -m train.report RUN_DIR` redraws the curves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    p = Path(run_dir) / "metrics.jsonl"
+    if not p.is_file():
+        return []
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+
+
+def plot_curves(run_dir: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(run_dir)
+    train = [r for r in rows if "reward" in r]
+    val = [r for r in rows if "val_accuracy" in r]
+    if not train and not val:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if train:
+        steps = [r["step"] for r in train]
+        ax.plot(steps, [r["reward"] for r in train], label="reward (sum)", alpha=0.6)
+        for key, label in (("reward_format", "format reward"), ("reward_equation", "equation reward (train acc.)")):
+            if any(key in r for r in train):
+                ax.plot(steps, [r.get(key, float("nan")) for r in train], label=label, alpha=0.8)
+    if val:
+        ax.plot([r["step"] for r in val], [r["val_accuracy"] for r in val], "o-", color="black",
+                label="greedy val accuracy")
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("reward / accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(Path(run_dir).name)
+    out = Path(run_dir) / "curves.png"
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _score(model_dir: str, test_file: str, rows: list[dict], cfg, backend: str, log) -> dict:
+    if backend in ("auto", "lm-eval"):
+        try:
+            from evaluation.runner import evaluate_model
+        except ImportError:
+            if backend == "lm-eval":
+                raise
+            evaluate_model = None
+        if evaluate_model is not None:
+            try:
+                s = cfg.script
+                r = evaluate_model(model_dir, test_file=test_file, backend="hf", max_gen_toks=s.eval_max_new_tokens,
+                                   batch_size=s.eval_batch_size, limit=s.final_eval_limit or None,
+                                   dtype=cfg.model.dtype if cfg.model.dtype not in (None, "auto") else None)
+                return {k: r[k] for k in ("correct", "total", "accuracy", "stderr", "format_rate") if k in r} | {
+                    "scorer": "evaluation.runner.evaluate_model (lm-eval, hf)"}
+            except Exception as e:  # noqa: BLE001 - the greedy scorer uses the same verifier
+                if backend == "lm-eval":
+                    raise
+                log(f"evaluate_model failed ({type(e).__name__}: {str(e)[:120]}); using the greedy HF scorer")
+    from .greedy_eval import evaluate_path
+
+    s = cfg.script
+    r = evaluate_path(model_dir, rows, max_new_tokens=s.eval_max_new_tokens, batch_size=s.eval_batch_size)
+    return r | {"scorer": "train.greedy_eval (HF generate, greedy, tasks.countdown.verify)"}
+
+
+def format_table(rows: list[tuple[str, dict]]) -> str:
+    w = max(len(name) for name, _ in rows)
+    lines = [f"| {'model':<{w}} | correct/total | accuracy |", f"|{'-' * (w + 2)}|---------------|----------|"]
+    for name, r in rows:
+        lines.append(f"| {name:<{w}} | {r['correct']:>5}/{r['total']:<7} | {r['accuracy']:>7.1%} |")
+    return "\n".join(lines)
+
+
+def summarize(run_dir: Path, baseline: str, splits, cfg, log=print) -> dict:
+    """Score the baseline (cold start) and the final model on the test split; print the table."""
+    s = cfg.script
+    rows = splits.test[: s.final_eval_limit] if s.final_eval_limit else splits.test
+    test_file = splits.test_file
+    base_dir = str(run_dir / baseline) if (run_dir / baseline).is_dir() else baseline
+    log(f"scoring baseline ({baseline}) and trained (final) on {len(rows)} test tasks")
+    base = _score(base_dir, test_file, rows, cfg, s.eval_backend, log)
+    trained = _score(str(run_dir / "final"), test_file, rows, cfg, s.eval_backend, log)
+    table = format_table([(f"baseline ({baseline})", base), ("trained (GRPO, final)", trained)])
+    gain = trained["accuracy"] - base["accuracy"]
+    print(table + f"\n\nGRPO gain: {gain * 100:+.1f} points", flush=True)
+    (run_dir / "summary.md").write_text(table + f"\n\nGRPO gain: {gain * 100:+.1f} points\n")
+    return {"test": {"baseline": base, "trained": trained, "gain_points": round(gain * 100, 2),
+                     "tasks": len(rows), "test_split": test_file}, "table": table}
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(plot_curves(Path(sys.argv[1])))

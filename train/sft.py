@@ -1,0 +1,51 @@
+"""Cold start: a short SFT with TRL's SFTTrainer on solver-written traces, so the tiny model
+starts GRPO able to solve some tasks but not all (room for RL; DeepSeek-R1's cold start too).
+
+Run as part of `python cli.py train` when the recipe has `cold_start_steps > 0`; writes
+`<run>/sft/` (model + tokenizer), the run's baseline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print) -> Path:
+    """Train `cfg.script.cold_start_steps` SFT steps; return the saved model dir."""
+    from trl import SFTConfig, SFTTrainer
+
+    from .data import sft_dataset
+    from .modeling import load_tokenizer
+
+    s, g = cfg.script, cfg.grpo
+    if (out_dir / "config.json").is_file() and (out_dir / "sft_done").is_file():
+        log(f"cold start: reusing {out_dir}")
+        return out_dir
+    tok = load_tokenizer(model_path)
+    n = s.cold_start_max_traces or s.cold_start_steps * s.cold_start_batch_size
+    ds = sft_dataset(rows, tok, n)
+    log(f"cold start: SFT {s.cold_start_steps} steps x {s.cold_start_batch_size} on {len(ds)} solver traces")
+    args = SFTConfig(
+        output_dir=str(out_dir),
+        max_steps=s.cold_start_steps,
+        per_device_train_batch_size=s.cold_start_batch_size,
+        learning_rate=s.cold_start_learning_rate,
+        lr_scheduler_type=s.cold_start_lr_scheduler_type,
+        warmup_steps=s.cold_start_warmup_steps,
+        logging_steps=max(1, s.cold_start_steps // 10),
+        save_strategy="no",
+        report_to="none",
+        use_cpu=g.use_cpu,
+        bf16=g.bf16,
+        seed=g.seed,
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+        max_length=None,
+        model_init_kwargs={"dtype": cfg.model.dtype or "float32"},
+    )
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=ds, processing_class=tok)
+    trainer.train()
+    trainer.save_model(str(out_dir))
+    tok.save_pretrained(str(out_dir))
+    (out_dir / "sft_done").write_text("ok\n")
+    return out_dir
