@@ -69,6 +69,7 @@ class ScriptArguments:
         default=0, metadata={"help": "Cap on solver traces for SFT (0 = steps x batch size, disjoint from GRPO's)."}
     )
     # Greedy accuracy on the validation split while training: picks the checkpoint, never the test split.
+    validate: bool = field(default=True, metadata={"help": "Measure greedy val accuracy while training."})
     val_steps: int = field(default=0, metadata={"help": "Greedy val accuracy every N steps (0 = at saves only)."})
     val_limit: int = field(default=200, metadata={"help": "Val tasks scored each time (0 = whole split)."})
     eval_max_new_tokens: int = field(default=64, metadata={"help": "Greedy tokens per task in val/test scoring."})

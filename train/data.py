@@ -31,7 +31,8 @@ def ensure_splits(dataset: str, source: str, train_size: int, val_size: int, tes
                   log=print) -> Splits:
     """`dataset` is a split dir (generated from `source` if absent), a local file or a hub id."""
     p = Path("data/countdown") if dataset == "synthetic" else Path(dataset)
-    if not p.exists() and _looks_local_dir(dataset):
+    empty_dir = p.is_dir() and not any(p.iterdir())
+    if (not p.exists() or empty_dir) and _looks_local_dir(dataset):
         if not source:
             raise DataError(f"dataset directory not found: {p}")
         log(f"data: building {source} splits into {p} (train {train_size}, val {val_size}, test {test_size})")

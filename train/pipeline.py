@@ -124,7 +124,7 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
 
     tokenizer = load_tokenizer(policy)
     train_ds = prompt_dataset(grpo_rows, tokenizer, s.max_prompt_length)
-    val_rows = splits.val[: s.val_limit] if s.val_limit else splits.val
+    val_rows = (splits.val[: s.val_limit] if s.val_limit else splits.val) if s.validate else []
     if resume_from is None and is_main_process():
         (run_dir / "metrics.jsonl").unlink(missing_ok=True)
 

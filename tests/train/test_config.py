@@ -1,0 +1,73 @@
+"""Recipe -> dataclasses -> TRL GRPOConfig, overrides, and the errors a user meets first."""
+
+from __future__ import annotations
+
+import pytest
+
+from train.config import RECIPES_DIR, ConfigError, resolve, save_resolved
+
+
+def test_default_recipe_builds_trl_config():
+    cfg = resolve()
+    import trl
+
+    assert isinstance(cfg.grpo, trl.GRPOConfig)
+    assert cfg.model.model_name_or_path == "tiny"
+    assert cfg.script.cold_start_steps > 0
+    # TRL derives the generation batch from the completion batch: must hold whole prompt groups
+    assert cfg.grpo.generation_batch_size % cfg.grpo.num_generations == 0
+
+
+def test_overrides_are_typed_and_win():
+    cfg = resolve(None, ["learning_rate=3e-5", "max_steps=7", "reward_funcs=equation", "bf16=false"])
+    assert cfg.grpo.learning_rate == pytest.approx(3e-5) and cfg.grpo.max_steps == 7
+    assert cfg.script.reward_funcs == ["equation"]
+    assert cfg.explicit["max_steps"] == 7
+
+
+@pytest.mark.parametrize("override, message", [
+    ("learnin_rate=1", "unknown config key 'learnin_rate' (did you mean 'learning_rate'?)"),
+    ("learning_rate=fast", "learning_rate: invalid float value: 'fast'"),
+    ("max_steps=1.5", "max_steps: invalid int value: '1.5'"),
+    ("reward_funcs=nope", "unknown reward function(s) ['nope']"),
+    ("num_generations=3", "must be divisible by num_generations (3)"),
+    ("novalue", "--set expects key=value"),
+])
+def test_bad_overrides_are_one_clear_error(override, message):
+    with pytest.raises(ConfigError) as e:
+        resolve(None, [override])
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_unknown_key_in_recipe(tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text("max_steps: 3\nnot_a_field: 1\n")
+    with pytest.raises(ConfigError, match="unknown config key 'not_a_field'"):
+        resolve(p)
+
+
+@pytest.mark.parametrize("name", ["grpo-1.5b.yaml", "grpo-1.5b-lora.yaml", "tiny-cpu.yaml"])
+def test_every_recipe_resolves(name):
+    # GPU recipes: bf16 is neutralised only because this machine has no GPU (as in --dry-run)
+    cfg = resolve(RECIPES_DIR / name, neutralise_gpu_checks=True)
+    assert cfg.grpo.max_steps > 0
+
+
+def test_reference_batch_is_24_prompts_of_8():
+    cfg = resolve(RECIPES_DIR / "grpo-1.5b.yaml", neutralise_gpu_checks=True)
+    g = cfg.grpo
+    completions = g.per_device_train_batch_size * 8 * g.gradient_accumulation_steps  # 8 GPUs
+    assert (completions, completions // g.num_generations) == (192, 24)
+    assert g.max_steps == 450 and g.learning_rate == 5e-7 and g.beta == 0.001
+    assert g.gradient_checkpointing_kwargs == {"use_reentrant": False}
+    lora = resolve(RECIPES_DIR / "grpo-1.5b-lora.yaml", neutralise_gpu_checks=True).grpo
+    assert lora.per_device_train_batch_size * 1 * lora.gradient_accumulation_steps == 192
+
+
+def test_saved_config_reloads_to_the_same_values(tmp_path):
+    cfg = resolve(None, ["max_steps=9", "learning_rate=2e-5"])
+    save_resolved(cfg, tmp_path)
+    again = resolve(tmp_path / "config.yaml")
+    assert again.explicit == cfg.explicit
+    assert (tmp_path / "resolved_args.json").is_file()

@@ -1,0 +1,71 @@
+"""Real GRPO steps on the tiny model (in process): the weights move, the run directory fills
+with what the contract promises, and a NaN reward stops the run with the step named while the
+checkpoints already written stay intact."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tasks.countdown import rewards
+from train.config import resolve
+from train.pipeline import TrainError, newest_complete_checkpoint, run
+
+
+def length_reward(completions, **kw):
+    """Test-only reward with spread even for a random model (format/equation are all 0 there,
+    which gives zero advantages and therefore no update)."""
+    return [len(rewards.completion_text(c)) / 10.0 for c in completions]
+
+
+def nan_after_first_step(completions, **kw):
+    nan_after_first_step.calls += 1
+    return [math.nan if nan_after_first_step.calls > 1 else 0.5 + 0.1 * i for i, _ in enumerate(completions)]
+
+
+@pytest.fixture
+def extra_rewards(monkeypatch):
+    monkeypatch.setitem(rewards.REWARD_FUNCS, "length", length_reward)
+    nan_after_first_step.calls = 0
+    monkeypatch.setitem(rewards.REWARD_FUNCS, "nan", nan_after_first_step)
+
+
+def test_two_grpo_steps_change_the_weights_and_fill_the_run_dir(shrunk_recipe, extra_rewards, tiny_model_dir):
+    import torch
+    from safetensors.torch import load_file
+
+    cfg = resolve(shrunk_recipe(reward_funcs=["format", "equation", "length"]))
+    summary = run(cfg)
+    out = cfg.output_dir
+    assert summary["global_step"] == 2
+    before = load_file(str(tiny_model_dir / "model.safetensors"))
+    after = load_file(str(out / "final" / "model.safetensors"))
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed, "no parameter changed after two GRPO steps"
+
+    run_json = json.loads((out / "run.json").read_text())
+    assert run_json["model"] == "final" and run_json["recipe"] == "config.yaml"
+    assert run_json["test_split"].endswith("test.jsonl")
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if "reward" in r]
+    assert [r["step"] for r in steps] == [1, 2]
+    for key in ("reward_format", "reward_equation", "reward_length", "accuracy", "completion_length", "step_time"):
+        assert key in steps[0], key
+    assert "tokens_per_s" in steps[1]
+    assert [r["step"] for r in rows if "val_accuracy" in r] == [0, 1, 2]
+    assert (out / "curves.png").stat().st_size > 1000
+    assert (out / "config.yaml").is_file() and newest_complete_checkpoint(out).name == "checkpoint-2"
+
+
+def test_nan_reward_stops_with_the_step_named(shrunk_recipe, extra_rewards):
+    cfg = resolve(shrunk_recipe(reward_funcs=["nan"], max_steps=3))
+    with pytest.raises(TrainError) as e:
+        run(cfg)
+    msg = str(e.value)
+    assert "reward 'nan_after_first_step' returned nan at step 2" in msg
+    assert "newest: checkpoint-1" in msg
+    ck = cfg.output_dir / "checkpoint-1"
+    assert json.loads((ck / "trainer_state.json").read_text())["global_step"] == 1
+    assert (ck / "model.safetensors").is_file()

@@ -1,0 +1,40 @@
+"""The same `cli.py train` under `accelerate launch` with 2 CPU processes (DDP over gloo) for
+2 GRPO steps, and the DeepSpeed configs as DeepSpeed parses them (DeepSpeed cannot train on
+this CPU machine: see test_deepspeed_configs_parse)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.train.conftest import ROOT
+from train.config import resolve
+from train.launch import ACCELERATE_DIR, deepspeed_check
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_ddp(shrunk_recipe):
+    recipe = shrunk_recipe(save_steps=2)
+    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
+    cmd = [accelerate, "launch", "--config_file", str(ACCELERATE_DIR / "ddp-cpu.yaml"), "--num_processes", "2",
+           "cli.py", "train", "--config", str(recipe)]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    run_dir = recipe.parent / "run"
+    state = json.loads((run_dir / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["global_step"] == 2
+    # 2 processes x 8 completions: TRL logs the global token count, twice one process's share
+    assert json.loads((run_dir / "run.json").read_text())["model"] == "final"
+    assert "2 processes" in r.stdout + r.stderr or "16 completions/step" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("name", ["zero2", "zero3", "multi-node"])
+def test_deepspeed_configs_parse(name):
+    cfg = resolve("train/recipes/grpo-1.5b.yaml", neutralise_gpu_checks=True)
+    out = deepspeed_check(ACCELERATE_DIR / f"{name}.yaml", cfg)
+    assert f"ZeRO-{3 if name != 'zero2' else 2}" in out and "micro batch 8, accumulation 3" in out
