@@ -85,7 +85,10 @@ def served(tiny_model_dir, tmp_path_factory):
     logs = tmp_path_factory.mktemp("served")
     out, err = logs / "stdout.txt", logs / "stderr.txt"
     cmd = [sys.executable, str(ROOT / "cli.py"), "serve", "--model", str(tiny_model_dir), "--port", str(port),
-           "--api-key", API_KEY, "--log-file", str(logs / "vllm.log"), "--health-timeout", str(STARTUP_TIMEOUT)]
+           "--api-key", API_KEY, "--log-file", str(logs / "vllm.log"), "--health-timeout", str(STARTUP_TIMEOUT),
+           # Passed through to vLLM (and checked below): eager mode skips the ~50 s CPU compile,
+           # which the plumbing under test does not need.
+           "--", "--enforce-eager"]
     with open(out, "wb") as fo, open(err, "wb") as fe:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fo, stderr=fe, env=cli_env(), start_new_session=True)
     deadline = time.monotonic() + STARTUP_TIMEOUT + 30
@@ -94,6 +97,7 @@ def served(tiny_model_dir, tmp_path_factory):
             proc.kill()
             pytest.fail(f"cli.py serve did not come up (rc={proc.poll()}):\n{err.read_text()[-3000:]}")
         time.sleep(1)
+    assert "Enforce eager set" in (logs / "vllm.log").read_text(), "args after -- must reach vLLM"
     served = Served(f"http://127.0.0.1:{port}", API_KEY, served_name(tiny_model_dir), tiny_model_dir, proc, out, err)
     children = descendants(proc.pid)
     yield served

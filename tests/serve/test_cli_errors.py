@@ -59,12 +59,13 @@ def test_run_dir_without_any_model(tmp_path):
     assert res.exit_code == 1 and "no finished model" in res.output
 
 
-def test_port_in_use(tiny_model_dir):
+def test_port_in_use(tmp_path):
+    model = fake_model(tmp_path / "m")  # the port is checked before vLLM starts: no real model needed
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        res = run_cli("serve", "--model", str(tiny_model_dir), "--port", str(port))
+        res = run_cli("serve", "--model", str(model), "--port", str(port))
     assert_clean_error(res, f"port {port} on 127.0.0.1 is already in use")
 
 
@@ -85,10 +86,12 @@ def test_never_healthy_shows_log_tail_and_stops(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_server_that_crashes_shows_log_tail(tmp_path):
-    model = fake_model(tmp_path / "broken")  # '{}' is no model config: vLLM exits during start-up
-    res = run_cli("serve", "--model", str(model), "--port", str(_free()), "--health-timeout", "300")
-    assert_clean_error(res, "exited with code", "log tail")
+def test_demo_whose_server_crashes_shows_log_tail(tmp_path):
+    # `demo` without --base-url starts vLLM itself; '{}' is no model config, so vLLM exits
+    # during start-up and the demo must say so (with the log), not hang or trace back.
+    model = fake_model(tmp_path / "broken")
+    res = run_cli("demo", "--model", str(model), "--port", str(_free()), "--health-timeout", "300")
+    assert_clean_error(res, "exited with code", "log tail", "starting vLLM on")
 
 
 def _main():
