@@ -27,6 +27,7 @@ import ast
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 # Caps applied before any parsing. A 3–4 number equation is ~20 characters; 200 leaves room
 # for spaces and redundant parentheses while keeping the worst case far under a millisecond.
@@ -39,6 +40,9 @@ _ALLOWED_CHARS = frozenset("0123456789+-*/() \t\n")
 # Python itself rejects 07 but accepts 00; both are leading zeros, so both are "syntax".
 _LEADING_ZERO = re.compile(r"(?<![0-9])0[0-9]")
 _RHS = re.compile(r"[0-9]{1,12}")
+_INT_ONLY = {int}
+# Fractions are immutable, so the values answers keep producing (targets, mostly) are shared.
+_int_fraction = lru_cache(maxsize=4096)(Fraction)
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 # Every reason the verifier can give. Stable strings: reports and tests key on them.
@@ -149,6 +153,13 @@ def _check_shape(text: str) -> None:
         raise _Reject("disallowed")
     if _LEADING_ZERO.search(text):
         raise _Reject("syntax")
+    opens = text.count("(")
+    if opens <= MAX_PAREN_DEPTH:
+        # Too few to exceed the cap; unbalanced is "syntax" here, and ast.parse says the same of
+        # ")(" and the like.
+        if opens != text.count(")"):
+            raise _Reject("syntax")
+        return
     depth = 0
     for ch in text:
         if ch == "(":
@@ -270,15 +281,18 @@ def _verify_equation(equation, numbers, target, fast: bool = True) -> Verdict:
         raise _Reject("no_answer")
     if len(equation) > MAX_EQUATION_CHARS:
         raise _Reject("too_long")
-    if isinstance(numbers, (str, bytes)):  # list("12") would read as the numbers 1 and 2
-        raise _Reject("bad_task")
-    try:
-        nums = [_as_int(n) for n in list(numbers)[: MAX_NUMBERS + 1]]
-    except TypeError:
-        raise _Reject("bad_task") from None
-    if not nums or len(nums) > MAX_NUMBERS:
-        raise _Reject("bad_task")
-    goal = _as_int(target)
+    if type(numbers) is list and 0 < len(numbers) <= MAX_NUMBERS and set(map(type, numbers)) == _INT_ONLY:
+        nums = numbers  # the common case, checked in one C-speed pass
+    else:
+        if isinstance(numbers, (str, bytes)):  # list("12") would read as the numbers 1 and 2
+            raise _Reject("bad_task")
+        try:
+            nums = [_as_int(n) for n in list(numbers)[: MAX_NUMBERS + 1]]
+        except TypeError:
+            raise _Reject("bad_task") from None
+        if not nums or len(nums) > MAX_NUMBERS:
+            raise _Reject("bad_task")
+    goal = target if type(target) is int else _as_int(target)
 
     text = equation.strip()
     if not text:
@@ -301,7 +315,7 @@ def _verify_equation(equation, numbers, target, fast: bool = True) -> Verdict:
             raise _Reject("empty")
     used: list[int] = []
     try:
-        if not fast:
+        if not fast or "**" in text or "//" in text:  # common malformations: straight to the reason
             raise _Unusual
         value = _fast_value(text, used)
     except _Unusual:
@@ -313,7 +327,7 @@ def _verify_equation(equation, numbers, target, fast: bool = True) -> Verdict:
             raise _Reject("syntax") from None
         value = _eval(tree.body, used)
     if type(value) is not Fraction:
-        value = Fraction(value)
+        value = _int_fraction(value)
     if sorted(used) != sorted(nums):
         return Verdict(False, "wrong_numbers", value, text)
     if value != goal:
