@@ -120,11 +120,12 @@ def read_rows(path: str | Path) -> list[dict]:
 def load_hub_rows(dataset_id: str) -> list[dict]:
     """Rows of a Hugging Face dataset (split 'train'), through `datasets`."""
     hint = "the hub may be unreachable from here: use --source synthetic or --source PATH.jsonl|.parquet"
-    if not _hub_reachable() and not _in_local_cache(dataset_id):
+    online = _hub_reachable()
+    if not online and not _in_local_cache(dataset_id):
         # `import datasets` alone takes seconds: fail before it when it could only fail.
         raise DataError(f"could not load hub dataset '{dataset_id}' (offline and not in the local cache); {hint}")
     try:
-        if not _hub_reachable():
+        if not online:
             # Offline: only a copy already in the local datasets cache can be used; no retries.
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["HF_DATASETS_OFFLINE"] = "1"
