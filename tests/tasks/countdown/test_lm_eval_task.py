@@ -171,7 +171,7 @@ def test_plain_lm_eval_cli_runs_on_tiny_model(tiny_model_dir, tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, **{hooks.TEST_FILE_ENV: ""})
     proc = subprocess.run(
-        [str(LM_EVAL), "--model", "hf", "--model_args", f"pretrained={tiny_model_dir},device=cpu",
+        [str(LM_EVAL), "--model", "hf", "--model_args", f"pretrained={tiny_model_dir}", "--device", "cpu",
          "--include_path", str(TASKS), "--tasks", "countdown", "--apply_chat_template",
          "--limit", "3", "--gen_kwargs", "max_gen_toks=8", "--output_path", str(out), "--log_samples"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,

@@ -1,0 +1,85 @@
+"""`cli.py evaluate` on the hf backend, for real on the tiny model: the run directory's reports,
+the same numbers (and completions) as the plain `lm_eval` CLI, and sampling for pass@k.
+
+    .venv/bin/python -m pytest -q tests/evaluation/test_hf_backend.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT, TOKS = 4, 8  # random weights never stop early: a tiny budget keeps the runs to seconds
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(fake_run, tmp_path_factory):
+    """`cli.py evaluate --model RUN` once: the run's final model vs its baseline, its own split."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "evaluate", "--model", str(fake_run),
+         "--limit", str(LIMIT), "--max-gen-toks", str(TOKS)],
+        cwd=tmp_path_factory.mktemp("cwd"), capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return fake_run / "eval", proc.stdout
+
+
+@pytest.mark.slow
+def test_evaluate_writes_the_reports(evaluated_run, small_split):
+    out, stdout = evaluated_run
+    assert "| model | correct/4 | accuracy ± stderr | format rate |" in stdout
+    assert "| tiny-r1-countdown (final) | 0/4 |" in stdout and "| baseline: sft | 0/4 |" in stdout
+    assert "difference: +0 tasks" in stdout and "verdict reason" in stdout
+    for f in ("report.md", "accuracy.png", "summary.json", "model/results.json", "model/samples.jsonl",
+              "baseline/results.json", "baseline/samples.jsonl"):
+        assert (out / f).is_file(), f
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"]["test_split"] == str(small_split)  # the run's own split
+    assert summary["model"]["total"] == LIMIT and summary["model"]["correct"] == 0
+    rows = [json.loads(x) for x in (out / "model/samples.jsonl").read_text().splitlines()]
+    assert len(rows) == LIMIT
+    assert {"prompt", "completion", "answer", "reason", "ok"} <= rows[0].keys()
+    assert rows[0]["prompt"].endswith("Let me solve this step by step.\n<think>")
+    assert sum(summary["model"]["by_numbers"][n]["total"] for n in summary["model"]["by_numbers"]) == LIMIT
+    assert json.loads((out / "model/results.json").read_text())["results"]["countdown"]["acc,none"] == 0
+    assert not list(out.parent.glob(".eval.partial-*"))  # the staging folder is gone
+
+
+@pytest.mark.slow
+def test_same_numbers_as_plain_lm_eval_cli(evaluated_run, fake_run, small_split, tmp_path):
+    out, _ = evaluated_run
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("lm_eval")), "--model", "hf",
+         "--model_args", f"pretrained={fake_run / 'final'}", "--device", "cpu", "--batch_size", "16",
+         "--include_path", str(ROOT / "tasks"), "--tasks", "countdown", "--apply_chat_template",
+         "--metadata", json.dumps({"test_file": str(small_split)}), "--limit", str(LIMIT),
+         "--gen_kwargs", f"max_gen_toks={TOKS}", "--output_path", str(tmp_path), "--log_samples"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    plain = json.loads(next(tmp_path.rglob("results_*.json")).read_text())["results"]["countdown"]
+    ours = json.loads((out / "model/results.json").read_text())["results"]["countdown"]
+    for key in ("acc,none", "acc_stderr,none", "format_rate,none", "pass_at_k,none", "maj_at_k,none"):
+        assert plain[key] == ours[key], key
+    plain_samples = sorted((json.loads(x) for x in next(tmp_path.rglob("samples_*.jsonl")).read_text().splitlines()),
+                           key=lambda s: s["doc_id"])
+    rows = [json.loads(x) for x in (out / "model/samples.jsonl").read_text().splitlines()]
+    assert [s["arguments"]["gen_args_0"]["arg_0"] for s in plain_samples] == [r["prompt"] for r in rows]
+    assert [s["filtered_resps"][0][0] for s in plain_samples] == [r["completion"] for r in rows]
+
+
+@pytest.mark.slow
+def test_sampling_reports_pass_at_k(tiny_model_dir, small_split, tmp_path):
+    from evaluation.runner import evaluate_model
+
+    s = evaluate_model(str(tiny_model_dir), test_file=str(small_split), limit=3, out_dir=str(tmp_path / "e"),
+                       num_samples=2, temperature=1.0, max_gen_toks=4)
+    assert s["num_samples"] == 2 and s["temperature"] == 1.0 and s["total"] == 3
+    assert s["pass_at_k"] is not None and s["maj_at_k"] is not None
+    rows = [json.loads(x) for x in (tmp_path / "e/samples.jsonl").read_text().splitlines()]
+    assert all(len(r["samples"]) == 2 for r in rows)
