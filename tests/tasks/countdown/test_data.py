@@ -171,6 +171,8 @@ def test_other_bad_sources_and_outputs(tmp_path):
     blocker.write_text("x")
     line = assert_one_line_error(run_data("--source", "synthetic", "--out", blocker / "sub", "--train-size", 5))
     assert "cannot create output directory" in line
+    # An unknown source that is not a file is taken for a hub id: offline here, one line naming the alternatives.
+    assert "--source synthetic" in assert_one_line_error(run_data("--source", "no-such/dataset", "--out", tmp_path))
     with pytest.raises(DataError):
         build_splits("synthetic", 0, 0, 0, seed=1)
     assert run_data("--train-size", "-1").exit_code == 2
