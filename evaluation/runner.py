@@ -74,14 +74,14 @@ def sample_rows(samples: list[dict], score) -> list[dict]:
         completions = resps[0] if isinstance(resps[0], list) else resps
         scored = [score(doc, c) for c in completions]
         prompt = next(iter(s["arguments"].values()))["arg_0"] if isinstance(s.get("arguments"), dict) else s["arguments"][0][0]
+        prompt = getattr(prompt, "prompt", prompt)  # api backend: lm-eval's JsonChatStr (the messages as JSON)
         row = {
             "id": doc["id"], "nums": doc["nums"], "target": doc["target"], "n_numbers": doc["n_numbers"],
             "prompt": str(prompt), **scored[0],
             "acc": s.get("acc"), "pass_at_k": s.get("pass_at_k"), "maj_at_k": s.get("maj_at_k"),
         }
         if len(scored) > 1:
-            row["samples"] = [{k: v for k, v in x.items() if k != "completion"} | {"completion": x["completion"]}
-                              for x in scored]
+            row["samples"] = scored
         rows.append(row)
     return rows
 

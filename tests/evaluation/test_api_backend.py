@@ -89,6 +89,9 @@ def test_api_backend_evaluates_the_served_model(server, small_split, tmp_path):
     rows = [json.loads(x) for x in (out / "model/samples.jsonl").read_text().splitlines()]
     # The reasoning parser puts an unfinished think block in `reasoning`; it must come back as the completion.
     assert all(r["completion"] for r in rows)
+    messages = json.loads(rows[0]["prompt"])  # what was sent: the project's messages, ending in the prefill
+    assert [m["role"] for m in messages] == ["system", "user", "assistant"]
+    assert messages[-1]["content"] == "Let me solve this step by step.\n<think>"
 
 
 @pytest.mark.slow
