@@ -42,7 +42,8 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
         raise click.ClickException(f"training stack not importable: {e}") from None
 
     try:
-        cfg = resolve(recipe, overrides, neutralise_gpu_checks=dry_run)
+        cfg = resolve(recipe, overrides, neutralise_gpu_checks=dry_run,
+                      num_processes=(num_gpus or 1) * num_nodes if dry_run else 1)
         if dry_run:
             click.echo(dry_run_report(cfg, recipe, overrides, num_gpus or 1, num_nodes, accelerate_config, resume))
             return

@@ -203,7 +203,7 @@ def _plain(v):
 
 
 def resolve(recipe: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-            neutralise_gpu_checks: bool = False) -> RunConfig:
+            neutralise_gpu_checks: bool = False, num_processes: int = 1) -> RunConfig:
     """Load a recipe, apply overrides, build the three dataclasses (GRPOConfig's own checks run).
 
     `neutralise_gpu_checks` (dry-run on a machine without a GPU only): bf16/fp16/tf32 are
@@ -230,6 +230,11 @@ def resolve(recipe: str | Path | None = None, overrides: list[str] | tuple[str, 
         for k in ("bf16", "fp16", "tf32"):
             ns[k] = False if k != "tf32" else None
         ns["use_cpu"] = True
+    if num_processes > 1 and ns.get("generation_batch_size") is None and ns.get("steps_per_generation") is None:
+        # GRPOConfig derives the generation batch from the *current* world size (1 in a dry run);
+        # give it the batch the N-process launch will have, so TRL checks the real arithmetic.
+        ns["generation_batch_size"] = (ns["per_device_train_batch_size"] * num_processes
+                                       * ns["gradient_accumulation_steps"])
     objs = []
     for dc in DATACLASSES:
         keys = {f.name for f in dataclasses.fields(dc) if f.init}

@@ -97,18 +97,24 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
             "and metrics.jsonl is rewritten")
     log(f"model: {check_model(m.model_name_or_path)}")
 
-    splits = ensure_splits(s.dataset, s.dataset_source, s.dataset_train_size, s.dataset_val_size,
-                           s.dataset_test_size, s.dataset_seed, log=log)
-    if not splits.train:
-        raise TrainError("the training split is empty")
-    write_split_files(splits, run_dir)
-    save_resolved(cfg, run_dir)
+    from accelerate import PartialState
 
-    # Base model: the tiny one is built in the run dir; anything else is a hub id / local path.
-    if m.model_name_or_path == TINY_MODEL:
-        base = str(prepare_tiny(run_dir / "base"))
-    else:
-        base = m.model_name_or_path
+    # Under `accelerate launch` the main process writes data and the tiny model; the others then read them.
+    with PartialState().main_process_first():
+        splits = ensure_splits(s.dataset, s.dataset_source, s.dataset_train_size, s.dataset_val_size,
+                               s.dataset_test_size, s.dataset_seed, log=log)
+        if not splits.train:
+            raise TrainError("the training split is empty")
+        if is_main_process():
+            write_split_files(splits, run_dir)
+            save_resolved(cfg, run_dir)
+        # Base model: the tiny one is built in the run dir; anything else is a hub id / local path.
+        if m.model_name_or_path == TINY_MODEL:
+            base = str(prepare_tiny(run_dir / "base")) if is_main_process() else str(run_dir / "base")
+        else:
+            base = m.model_name_or_path
+    if splits.test_file is None:
+        write_split_files(splits, run_dir)  # sets the paths (rank 0 already wrote the files)
     baseline = base if m.model_name_or_path != TINY_MODEL else "base"
     grpo_rows = splits.train
     policy = base
@@ -119,8 +125,9 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         sft_rows, grpo_rows = splits.train[:n_sft], splits.train[n_sft:] or splits.train
         policy = str(cold_start(base, sft_rows, cfg, run_dir / "sft", log=log))
         baseline = "sft"
-    write_run_json(run_dir, baseline=baseline, test_split=splits.test_file, val_split=splits.val_file,
-                   recipe="config.yaml")
+    if is_main_process():
+        write_run_json(run_dir, baseline=baseline, test_split=splits.test_file, val_split=splits.val_file,
+                       recipe="config.yaml")
 
     tokenizer = load_tokenizer(policy)
     train_ds = prompt_dataset(grpo_rows, tokenizer, s.max_prompt_length)

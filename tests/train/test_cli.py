@@ -27,17 +27,18 @@ def test_dry_run_of_the_reference_recipe_here():
 
 def test_dry_run_multi_node_command():
     r = invoke("--config", "train/recipes/grpo-1.5b.yaml", "--dry-run", "--num-gpus", "8", "--num-nodes", "2",
-               "--accelerate-config", "multi-node", "--set", "gradient_accumulation_steps=1")
+               "--accelerate-config", "multi-node", "--set", "per_device_train_batch_size=4")
     assert r.exit_code == 0, r.output
     assert "--num_processes 16 --num_machines 2" in r.output and "--machine_rank" in r.output
-    assert "128 completions = 8 x 16 processes x 1 accumulation" in r.output
+    assert "192 completions = 4 x 16 processes x 3 accumulation = 24 prompts" in r.output
 
 
 def _one_line_error(r, needle):
     assert r.exit_code != 0
-    err = r.output.strip()
-    assert needle in err, err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    # progress lines ("[train] ...") may precede it; the error itself is one line
+    err = [line for line in r.output.strip().splitlines() if not line.startswith("[train]")]
+    assert len(err) == 1 and "Traceback" not in r.output, r.output
+    assert needle in err[0], err
 
 
 def test_unknown_key(shrunk_recipe):
