@@ -186,9 +186,10 @@ class TimeLimitCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kw):
         if self.limit and time.perf_counter() - self.t0 > self.limit:
-            self.log(f"time budget of {self.limit / 60:.1f} min reached at step {state.global_step}: stopping")
+            self.log(f"time budget of {self.limit / 60:.1f} min reached at step {state.global_step}/{state.max_steps}: "
+                     "stopping")
             control.should_training_stop = True
-            control.should_save = True
+            control.should_save = args.save_strategy != "no"
 
 
 class RewardNaNError(RuntimeError):

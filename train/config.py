@@ -65,6 +65,8 @@ class ScriptArguments:
     cold_start_batch_size: int = field(default=32, metadata={"help": "SFT examples per step."})
     cold_start_lr_scheduler_type: str = field(default="cosine", metadata={"help": "SFT lr schedule."})
     cold_start_warmup_steps: float = field(default=0.03, metadata={"help": "SFT warmup: steps, or a share if < 1."})
+    cold_start_max_minutes: float = field(default=0.0, metadata={"help": "Stop the SFT after this many minutes "
+                                                                 "(0 = no cap)."})
     cold_start_max_traces: int = field(
         default=0, metadata={"help": "Cap on solver traces for SFT (0 = steps x batch size, disjoint from GRPO's)."}
     )

@@ -39,11 +39,15 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
         bf16=g.bf16,
         seed=g.seed,
         disable_tqdm=False,
+        weight_decay=0.0,
         dataloader_num_workers=0,
         max_length=None,
         model_init_kwargs={"dtype": cfg.model.dtype or "float32"},
     )
-    trainer = SFTTrainer(model=model_path, args=args, train_dataset=ds, processing_class=tok)
+    from .callbacks import TimeLimitCallback
+
+    callbacks = [TimeLimitCallback(s.cold_start_max_minutes, log)] if s.cold_start_max_minutes else []
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=ds, processing_class=tok, callbacks=callbacks)
     trainer.train()
     trainer.save_model(str(out_dir))
     tok.save_pretrained(str(out_dir))
