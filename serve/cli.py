@@ -51,7 +51,7 @@ def _config(model, host, port, api_key, max_model_len, dtype, reasoning_parser, 
     model_dir = resolve_model_dir(model)
     return ServerConfig(
         model_dir=model_dir, served_name=name or served_name(model_dir), host=host, port=port, api_key=api_key,
-        max_model_len=max_model_len, dtype=None if dtype is None else dtype,
+        max_model_len=max_model_len, dtype=dtype,
         reasoning_parser=None if reasoning_parser in (None, "", "none") else reasoning_parser,
         extra_args=tuple(extra),
     )
@@ -163,8 +163,9 @@ def demo(base_url, model, model_name, host, port, share, max_tokens_cap, concurr
                 server.start()
                 server.wait_healthy(timeout=health_timeout)
                 base_url, model_name = server.base_url, cfg.served_name
-            elif vllm_args:
-                raise click.UsageError("extra vLLM arguments only apply when the demo starts the server (no --base-url)")
+            elif vllm_args or model:
+                raise click.UsageError("--model and extra vLLM arguments only apply when the demo starts the server "
+                                       "itself (no --base-url)")
             client, model_name = _connect(base_url, api_key, model_name)
             from .demo import build_app
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 
-from .client import Answer, stream_countdown
+from .client import Answer, message_parts, stream_countdown
 from .puzzle import PuzzleError, PuzzleSource, parse_puzzle
 
 DEFAULT_MAX_TOKENS = 256
@@ -73,8 +73,6 @@ def build_app(client, model: str, puzzles: PuzzleSource, max_tokens_cap: int = M
             for chunk in stream:
                 if not chunk.choices:
                     continue
-                from .client import message_parts
-
                 r, c = message_parts(chunk.choices[0].delta)
                 reasoning += r or ""
                 content += c or ""

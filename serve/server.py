@@ -142,8 +142,7 @@ class VLLMServer:
         cfg = self.config
         if port_in_use(cfg.host, cfg.port):
             raise click.ClickException(f"port {cfg.port} on {cfg.host} is already in use: pick another with --port")
-        VLLM_CACHE = self.config.env(self.cpu)["VLLM_CACHE_ROOT"]
-        Path(VLLM_CACHE).mkdir(parents=True, exist_ok=True)
+        Path(cfg.env(self.cpu)["VLLM_CACHE_ROOT"]).mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             # A new session: the terminal's Ctrl-C reaches only us, and we stop the whole group

@@ -128,3 +128,9 @@ def _free() -> int:
     from serve.server import free_port
 
     return free_port()
+
+
+def test_demo_base_url_with_model_is_a_usage_error(tmp_path):
+    res = CliRunner().invoke(_main(), ["demo", "--base-url", "http://127.0.0.1:1", "--model", str(tmp_path),
+                                       "--port", str(_free())])
+    assert res.exit_code == 2 and "only apply when the demo starts the server" in res.output
