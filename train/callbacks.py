@@ -70,10 +70,10 @@ class MetricsCallback(TrainerCallback):
         now = time.perf_counter()
         row = {"step": state.global_step, "time": round(time.time(), 3)}
         for k, v in logs.items():
+            if k.startswith("rewards/") and k.endswith("/mean"):
+                row["reward_" + k.split("/")[1].removesuffix("_reward")] = v
             if k in METRIC_MAP:
                 row[METRIC_MAP[k]] = v
-            elif k.startswith("rewards/") and k.endswith("/mean"):
-                row["reward_" + k.split("/")[1].removesuffix("_reward")] = v
         if self.clock.last is not None:
             row["step_time"] = round(self.clock.last, 4)
         tokens = logs.get("num_tokens")
