@@ -160,7 +160,7 @@ class ValidationCallback(TrainerCallback):
             return
         due_save = args.save_strategy == "steps" and args.save_steps and state.global_step % int(args.save_steps) == 0
         due_val = self.every and state.global_step % self.every == 0
-        due_end = state.global_step >= state.max_steps
+        due_end = state.global_step >= state.max_steps or control.should_training_stop
         if not (due_save or due_val or due_end):
             return
         # Every rank measures the same thing (the model is replicated); only rank 0 writes.

@@ -34,13 +34,13 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
     clock = StepClock()
     metrics = MetricsCallback(run_dir / "metrics.jsonl", clock)
     callbacks = [clock, metrics, ProgressCallback(clock)]
+    if s.max_train_minutes:  # before validation, so a time stop still gets its val pass and save
+        callbacks.append(TimeLimitCallback(s.max_train_minutes, log))
     val_cb = None
     if val_rows:
         val_cb = ValidationCallback(val_rows, tokenizer, s.val_steps, metrics, log,
                                     max_new_tokens=s.eval_max_new_tokens, batch_size=s.eval_batch_size)
         callbacks.append(val_cb)
-    if s.max_train_minutes:
-        callbacks.append(TimeLimitCallback(s.max_train_minutes, log))
     trainer = GRPOTrainer(
         model=model_path,
         reward_funcs=guard_rewards(reward_functions(s.reward_funcs), clock),

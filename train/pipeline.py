@@ -138,7 +138,8 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
     from .grpo import build_trainer
 
     trainer, val_cb = build_trainer(cfg, policy, tokenizer, train_ds, val_rows, run_dir, log=log)
-    log(f"GRPO: {g.max_steps} steps, {g.per_device_train_batch_size * g.world_size * g.gradient_accumulation_steps}"
+    log(f"GRPO: {g.max_steps} steps, {g.world_size} process(es), "
+        f"{g.per_device_train_batch_size * g.world_size * g.gradient_accumulation_steps}"
         f" completions/step ({g.num_generations} per prompt), lr {g.learning_rate}, beta {g.beta}, "
         f"loss {g.loss_type}" + (f"; resuming from {resume_from}" if resume_from else ""))
     t_grpo = time.time()
