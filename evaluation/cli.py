@@ -63,8 +63,8 @@ def evaluate(model, baseline, no_baseline, backend, test_file, limit, out_dir, n
              max_gen_toks, batch_size, dtype, max_model_len, base_url, baseline_url, api_key, num_concurrent,
              verbose):
     """Evaluate a checkpoint (and its baseline) on the held-out Countdown tasks with lm-eval."""
-    from .runner import EvalError, publish, run_model, staging_dir, stage_model_outputs
-    from .targets import embedded_run, resolve_target
+    from .runner import publish, run_model, stage_model_outputs, staging_dir
+    from .targets import EvalError, embedded_run, resolve_target
 
     try:
         if backend == "api":
@@ -79,6 +79,12 @@ def evaluate(model, baseline, no_baseline, backend, test_file, limit, out_dir, n
                 raise click.UsageError("--base-url/--baseline-url are for --backend api")
             target = resolve_target(model if model else embedded_run())
             baseline_spec = None if no_baseline else (baseline or target.baseline)
+            if baseline_spec:  # fail before spending minutes on the first model
+                try:
+                    baseline_spec = resolve_target(baseline_spec).model
+                except EvalError as e:
+                    where = "--baseline" if baseline else f"the run's baseline (run.json) {baseline_spec!r}"
+                    raise EvalError(f"{where}: {e}; pass --baseline PATH or --no-baseline") from None
         split = test_file or (target.test_file if target else None)
         common = dict(backend=backend, limit=limit, num_samples=num_samples, temperature=temperature,
                       max_gen_toks=max_gen_toks, batch_size=batch_size, dtype=dtype, max_model_len=max_model_len,
@@ -101,8 +107,9 @@ def evaluate(model, baseline, no_baseline, backend, test_file, limit, out_dir, n
             _say(f"[{i}/{len(plan)}] {role}: {spec or url} ({backend} backend)")
             run = run_model(spec, test_file=split, base_url=url, **common)
             if backend != "api":
+                shown = baseline or target.baseline or spec
                 run.summary["label"] = target.label if role == "model" else \
-                    f"baseline: {Path(spec).name if Path(spec).exists() else spec}"
+                    f"baseline: {Path(shown).name if Path(shown).exists() else shown}"
             elif role == "baseline":
                 run.summary["label"] = f"baseline: {run.summary['label']}"
             # The baseline and the model are scored on one split: pin it after the first run.
@@ -129,6 +136,8 @@ def evaluate(model, baseline, no_baseline, backend, test_file, limit, out_dir, n
                         "correct": model_s["correct"] - base_s["correct"],
                         "accuracy": (model_s["accuracy"] or 0) - (base_s["accuracy"] or 0)}}
         (staging / "summary.json").write_text(json.dumps(combined, indent=2) + "\n", encoding="utf-8")
+        for stale in {"model", "baseline"} - {role for role, _ in runs}:  # a previous run's, now misleading
+            shutil.rmtree(out / stale, ignore_errors=True)
         publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -49,7 +49,7 @@ def check_output_dir(run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TrainError(f"cannot create output directory {run_dir}: {e.strerror}") from None
-    probe = run_dir / ".write_test"
+    probe = run_dir / f".write_test.{os.getpid()}"  # one per process: ranks check at the same time
     try:
         probe.write_text("")
         probe.unlink()

@@ -8,6 +8,7 @@ a server that is down or answers garbage.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +28,8 @@ def run_cli(*args):
 
 def assert_one_clear_error(result, *needles):
     assert result.exit_code != 0, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.startswith(("Error", "error"))]
+    # (a progress bar on stderr may end without a newline just before the error line)
+    lines = [ln for ln in result.output.splitlines() if re.search(r"(^|\]|\r)(Error|error): ", ln)]
     assert len(lines) == 1, result.output
     for n in needles:
         assert n in lines[0], result.output
@@ -66,6 +68,15 @@ def test_run_whose_split_is_gone(fake_run, tmp_path):
     shutil.copytree(fake_run, run, symlinks=True)
     (run / "run.json").write_text(json.dumps({"model": "final", "test_split": str(tmp_path / "gone.jsonl")}))
     assert_one_clear_error(run_cli("--model", run), "gone.jsonl", "cli.py data")
+
+
+def test_missing_baseline_fails_before_any_evaluation(fake_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(fake_run, run, symlinks=True)
+    (run / "run.json").write_text(json.dumps({"model": "final", "baseline": "gone-sft"}))
+    assert_one_clear_error(run_cli("--model", run), "the run's baseline", "gone-sft", "--no-baseline")
+    assert_one_clear_error(run_cli("--model", run, "--baseline", tmp_path / "nope"), "--baseline", "no such model")
+    assert not (run / "eval").exists()
 
 
 def test_api_needs_base_url_and_server_down(tmp_path):

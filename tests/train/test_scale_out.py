@@ -1,5 +1,5 @@
 """The same `cli.py train` under `accelerate launch` with 2 CPU processes (DDP over gloo) for
-2 GRPO steps, and the DeepSpeed configs as DeepSpeed parses them (DeepSpeed cannot train on
+2 GRPO steps (train/accelerate/ddp-cpu.yaml: torchrun workers, `use_cpu` in the recipe), and the DeepSpeed configs as DeepSpeed parses them (DeepSpeed cannot train on
 this CPU machine: see test_deepspeed_configs_parse)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def test_two_cpu_processes_ddp(shrunk_recipe):
     recipe = shrunk_recipe(save_steps=2)
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
     cmd = [accelerate, "launch", "--config_file", str(ACCELERATE_DIR / "ddp-cpu.yaml"), "--num_processes", "2",
-           "cli.py", "train", "--config", str(recipe)]
+           "--main_process_port", "0", "cli.py", "train", "--config", str(recipe)]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
