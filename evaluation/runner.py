@@ -74,7 +74,9 @@ def sample_rows(samples: list[dict], score) -> list[dict]:
         completions = resps[0] if isinstance(resps[0], list) else resps
         scored = [score(doc, c) for c in completions]
         prompt = next(iter(s["arguments"].values()))["arg_0"] if isinstance(s.get("arguments"), dict) else s["arguments"][0][0]
-        prompt = getattr(prompt, "prompt", prompt)  # api backend: lm-eval's JsonChatStr (the messages as JSON)
+        if isinstance(prompt, (tuple, list)) and len(prompt) == 1:
+            prompt = prompt[0]  # api backend: lm-eval's JsonChatStr, a 1-field NamedTuple (maybe a plain tuple by now)
+        prompt = getattr(prompt, "prompt", prompt)
         row = {
             "id": doc["id"], "nums": doc["nums"], "target": doc["target"], "n_numbers": doc["n_numbers"],
             "prompt": str(prompt), **scored[0],

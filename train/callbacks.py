@@ -163,16 +163,27 @@ class ValidationCallback(TrainerCallback):
         due_end = state.global_step >= state.max_steps or control.should_training_stop
         if not (due_save or due_val or due_end):
             return
-        # Every rank measures the same thing (the model is replicated); only rank 0 writes.
-        acc = self._measure(model, state) if state.is_world_process_zero else 0.0
+        # Rank 0 measures and tells the others: every rank must agree on best_global_step, because the
+        # Trainer's checkpoint save enters a barrier when it is set (a rank that skipped it would hang).
+        acc = _broadcast_from_rank0(self._measure(model, state) if state.is_world_process_zero else 0.0)
         state.log_history.append({"step": state.global_step, "val_accuracy": acc})
-        if state.is_world_process_zero and (state.best_metric is None or acc > state.best_metric):
+        if state.best_metric is None or acc > state.best_metric:
             if due_save or due_end:
                 # best_global_step protects the checkpoint from rotation (transformers' own mechanism)
                 state.best_metric = acc
                 state.best_global_step = state.global_step
                 if due_end:
                     control.should_save = True
+
+
+def _broadcast_from_rank0(value: float) -> float:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+    return value
 
 
 class TimeLimitCallback(TrainerCallback):
@@ -185,7 +196,8 @@ class TimeLimitCallback(TrainerCallback):
         self.t0 = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kw):
-        if self.limit and time.perf_counter() - self.t0 > self.limit:
+        # Rank 0's clock decides for all ranks: ranks that stopped at different steps would hang.
+        if self.limit and _broadcast_from_rank0(time.perf_counter() - self.t0 > self.limit):
             self.log(f"time budget of {self.limit / 60:.1f} min reached at step {state.global_step}/{state.max_steps}: "
                      "stopping")
             control.should_training_stop = True

@@ -63,6 +63,15 @@ def descendants(pid: int) -> list[int]:
         return []
 
 
+def cmdline(pid: int) -> list[str]:
+    import psutil
+
+    try:
+        return psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return []
+
+
 def alive(pids) -> list[int]:
     import psutil
 
@@ -97,9 +106,11 @@ def served(tiny_model_dir, tmp_path_factory):
             proc.kill()
             pytest.fail(f"cli.py serve did not come up (rc={proc.poll()}):\n{err.read_text()[-3000:]}")
         time.sleep(1)
-    assert "Enforce eager set" in (logs / "vllm.log").read_text(), "args after -- must reach vLLM"
-    served = Served(f"http://127.0.0.1:{port}", API_KEY, served_name(tiny_model_dir), tiny_model_dir, proc, out, err)
     children = descendants(proc.pid)
+    if not any("--enforce-eager" in " ".join(cmdline(pid)) for pid in children):
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("args after -- must reach vLLM: no child process runs with --enforce-eager")
+    served = Served(f"http://127.0.0.1:{port}", API_KEY, served_name(tiny_model_dir), tiny_model_dir, proc, out, err)
     yield served
 
     # Ctrl-C: the command must stop vLLM's whole process tree and exit cleanly.
