@@ -70,6 +70,14 @@ class ScriptArguments:
     cold_start_max_traces: int = field(
         default=0, metadata={"help": "Cap on solver traces for SFT (0 = steps x batch size, disjoint from GRPO's)."}
     )
+    # Curriculum: GRPO only on prompts the starting policy solves sometimes (train/curriculum.py).
+    grpo_prompt_filter: str = field(
+        default="none",
+        metadata={"help": "'none', or 'solvable_sometimes': sample the starting policy on a pool of training prompts "
+                          "and keep those with 0 < hits < samples (groups with reward spread)."},
+    )
+    grpo_filter_pool: int = field(default=2048, metadata={"help": "Training prompts the filter samples."})
+    grpo_filter_samples: int = field(default=8, metadata={"help": "Completions per prompt in the filter."})
     # Greedy accuracy on the validation split while training: picks the checkpoint, never the test split.
     validate: bool = field(default=True, metadata={"help": "Measure greedy val accuracy while training."})
     val_steps: int = field(default=0, metadata={"help": "Greedy val accuracy every N steps (0 = at saves only)."})

@@ -84,6 +84,8 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
 
     t_start = time.time()
     s, g, m = cfg.script, cfg.grpo, cfg.model
+    if s.grpo_prompt_filter not in ("none", "solvable_sometimes"):
+        raise TrainError(f"grpo_prompt_filter: unknown value {s.grpo_prompt_filter!r} (none | solvable_sometimes)")
     set_threads(s.torch_num_threads, g.use_cpu)
     run_dir = cfg.output_dir
     check_output_dir(run_dir)
@@ -129,6 +131,16 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         write_run_json(run_dir, baseline=baseline, test_split=splits.test_file, val_split=splits.val_file,
                        recipe="config.yaml")
 
+    if s.grpo_prompt_filter == "solvable_sometimes":
+        from .curriculum import filter_prompts
+
+        kept_file = run_dir / "data" / "grpo_prompts.jsonl"
+        if resume_from is None and is_main_process():
+            kept_file.unlink(missing_ok=True)  # a fresh run samples its own policy again
+        with PartialState().main_process_first():  # rank 0 samples; the others read its file
+            grpo_rows = filter_prompts(policy, grpo_rows, pool=s.grpo_filter_pool, k=s.grpo_filter_samples,
+                                       temperature=g.temperature, max_new_tokens=g.max_completion_length,
+                                       seed=g.seed, out_file=kept_file, log=log)
     tokenizer = load_tokenizer(policy)
     train_ds = prompt_dataset(grpo_rows, tokenizer, s.max_prompt_length)
     val_rows = (splits.val[: s.val_limit] if s.val_limit else splits.val) if s.validate else []
