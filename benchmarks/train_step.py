@@ -28,6 +28,9 @@ SETTINGS = dict(  # the embedded recipe's GRPO step shape, shrunk in steps only
     num_generations=8, per_device_train_batch_size=64, max_completion_length=32, learning_rate=5e-5, beta=0.0,
     loss_type="dapo", temperature=1.0, use_cpu=True, logging_steps=1, save_strategy="no", report_to="none",
     seed=42, disable_tqdm=True,
+    # float32 like the embedded recipe: TRL's GRPOConfig defaults to bf16=True, which on CPU autocasts the
+    # plain arm to bfloat16 and would compare two different precisions.
+    bf16=False, lr_scheduler_type="constant",
 )
 
 

@@ -135,7 +135,7 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         from .curriculum import filter_prompts
 
         kept_file = run_dir / "data" / "grpo_prompts.jsonl"
-        if resume_from is None and is_main_process():
+        if not resume and is_main_process():
             kept_file.unlink(missing_ok=True)  # a fresh run samples its own policy again
         with PartialState().main_process_first():  # rank 0 samples; the others read its file
             grpo_rows = filter_prompts(policy, grpo_rows, pool=s.grpo_filter_pool, k=s.grpo_filter_samples,
