@@ -19,8 +19,10 @@ back when an answer block was opened and never closed):
     >>> doc = {"nums": [19, 36, 55, 7], "target": 65}
     >>> process_results(doc, [" 55+36=91, 91-7-19=65</think>\\n<answer>55+36-7-19"])
     {'acc': 1, 'format_rate': 1, 'pass_at_k': 1, 'maj_at_k': 1}
-    >>> process_results(doc, [["</think><answer>1+2</answer>", "</think><answer>55+36-7-19</answer>"]])
+    >>> process_results(doc, [["1+2=3</think><answer>1+2</answer>", "55+36=91</think><answer>55+36-7-19</answer>"]])
     {'acc': 0, 'format_rate': 1, 'pass_at_k': 1, 'maj_at_k': 0}
+    >>> process_results(doc, [["</think><answer>55+36-7-19</answer>"]])  # right answer, empty think block
+    {'acc': 1, 'format_rate': 0, 'pass_at_k': 1, 'maj_at_k': 1}
 """
 
 from __future__ import annotations
