@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import trl
 from transformers import HfArgumentParser
@@ -71,7 +72,7 @@ class ScriptArguments:
         default=0, metadata={"help": "Cap on solver traces for SFT (0 = steps x batch size, disjoint from GRPO's)."}
     )
     # Curriculum: GRPO only on prompts the starting policy solves sometimes (train/curriculum.py).
-    grpo_prompt_filter: str = field(
+    grpo_prompt_filter: Literal["none", "solvable_sometimes"] = field(
         default="none",
         metadata={"help": "'none', or 'solvable_sometimes': sample the starting policy on a pool of training prompts "
                           "and keep those with 0 < hits < samples (groups with reward spread)."},

@@ -26,31 +26,19 @@ def sample_pass_counts(model, tokenizer, rows: list[dict], k: int, temperature: 
     """Correct completions out of `k` samples, per row."""
     import torch
 
-    from tasks.countdown.prompt import render_prompt
     from tasks.countdown.verifier import verify
 
+    from .greedy_eval import generate_completions
+
     torch.manual_seed(seed)
-    was_training = model.training
-    model.eval()
-    pad_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
     hits: list[int] = []
-    try:
-        for i in range(0, len(rows), batch_prompts):
-            chunk = rows[i:i + batch_prompts]
-            prompts = [render_prompt(tokenizer, r["nums"], r["target"]) for r in chunk]
-            enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            with torch.inference_mode():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                                     top_k=0, top_p=1.0, num_return_sequences=k, pad_token_id=tokenizer.pad_token_id)
-            texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-            for j, r in enumerate(chunk):
-                hits.append(sum(verify(t, r["nums"], r["target"]).ok for t in texts[j * k:(j + 1) * k]))
-            if progress:
-                progress(len(hits))
-    finally:
-        tokenizer.padding_side = pad_side
-        model.train(was_training)
+    for chunk, texts in generate_completions(model, tokenizer, rows, batch_prompts, num_return_sequences=k,
+                                             max_new_tokens=max_new_tokens, do_sample=True,
+                                             temperature=temperature, top_k=0, top_p=1.0):
+        for j, r in enumerate(chunk):
+            hits.append(sum(verify(t, r["nums"], r["target"]).ok for t in texts[j * k:(j + 1) * k]))
+        if progress:
+            progress(len(hits))
     return hits
 
 
@@ -64,11 +52,11 @@ def filter_prompts(policy_path: str, rows: list[dict], *, pool: int, k: int, tem
         log(f"curriculum: reusing {len(kept)} prompts from {out_file}")
         return kept
     from tqdm.auto import tqdm
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(policy_path)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
+    from .modeling import load_tokenizer
+
+    tok = load_tokenizer(policy_path)
     model = AutoModelForCausalLM.from_pretrained(policy_path, dtype="float32")
     cand = rows[:pool]
     t0 = time.time()
@@ -77,12 +65,13 @@ def filter_prompts(policy_path: str, rows: list[dict], *, pool: int, k: int, tem
                               progress=lambda n: bar.update(n - bar.n))
     bar.close()
     kept = [r for r, h in zip(cand, hits) if 0 < h < k]
-    by_n = Counter((len(r["nums"]), 0 < h < k) for r, h in zip(cand, hits))
+    pool_by_n = Counter(str(len(r["nums"])) for r in cand)
+    kept_by_n = Counter(str(len(r["nums"])) for r in kept)
     stats = {
         "pool": len(cand), "samples_per_prompt": k, "temperature": temperature, "kept": len(kept),
         "never_solved": sum(h == 0 for h in hits), "always_solved": sum(h == k for h in hits),
-        "kept_by_numbers": {str(n): by_n[(n, True)] for n in sorted({len(r["nums"]) for r in cand})},
-        "pool_by_numbers": dict(sorted(Counter(str(len(r["nums"])) for r in cand).items())),
+        "kept_by_numbers": {n: kept_by_n[n] for n in sorted(pool_by_n)},
+        "pool_by_numbers": dict(sorted(pool_by_n.items())),
         "mean_pass_rate": sum(hits) / (k * len(cand)) if cand else 0.0,
         "seconds": round(time.time() - t0, 1),
     }

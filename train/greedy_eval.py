@@ -13,39 +13,48 @@ from __future__ import annotations
 import sys
 
 
-def greedy_accuracy(model, tokenizer, rows: list[dict], max_new_tokens: int = 64, batch_size: int = 125,
-                    return_samples: bool = False) -> dict:
+def generate_completions(model, tokenizer, rows: list[dict], batch_size: int, num_return_sequences: int = 1,
+                         **generate_kwargs):
+    """Yield (rows chunk, completion texts) per batch: the reference prompt, left padding, eval mode
+    (both restored afterwards); a row's `num_return_sequences` texts are consecutive."""
     import torch
 
     from tasks.countdown.prompt import render_prompt
-    from tasks.countdown.rewards import is_well_formatted
-    from tasks.countdown.verifier import verify
 
     was_training = model.training
     model.eval()
     pad_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
-    correct = formatted = 0
-    samples = []
     try:
         for i in range(0, len(rows), batch_size):
             chunk = rows[i:i + batch_size]
             prompts = [render_prompt(tokenizer, r["nums"], r["target"]) for r in chunk]
             enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             with torch.inference_mode():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                     pad_token_id=tokenizer.pad_token_id)
-            texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-            for r, t in zip(chunk, texts):
-                v = verify(t, r["nums"], r["target"])
-                correct += v.ok
-                formatted += is_well_formatted(t)
-                if return_samples:
-                    samples.append({"nums": r["nums"], "target": r["target"], "completion": t, "ok": v.ok,
-                                    "reason": v.reason})
+                out = model.generate(**enc, num_return_sequences=num_return_sequences,
+                                     pad_token_id=tokenizer.pad_token_id, **generate_kwargs)
+            yield chunk, tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     finally:
         tokenizer.padding_side = pad_side
         model.train(was_training)
+
+
+def greedy_accuracy(model, tokenizer, rows: list[dict], max_new_tokens: int = 64, batch_size: int = 125,
+                    return_samples: bool = False) -> dict:
+    from tasks.countdown.rewards import is_well_formatted
+    from tasks.countdown.verifier import verify
+
+    correct = formatted = 0
+    samples = []
+    for chunk, texts in generate_completions(model, tokenizer, rows, batch_size, max_new_tokens=max_new_tokens,
+                                             do_sample=False):
+        for r, t in zip(chunk, texts):
+            v = verify(t, r["nums"], r["target"])
+            correct += v.ok
+            formatted += is_well_formatted(t)
+            if return_samples:
+                samples.append({"nums": r["nums"], "target": r["target"], "completion": t, "ok": v.ok,
+                                "reason": v.reason})
     n = len(rows)
     acc = correct / n if n else 0.0
     res = {"correct": correct, "total": n, "accuracy": acc, "stderr": (acc * (1 - acc) / max(n - 1, 1)) ** 0.5,

@@ -84,8 +84,6 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
 
     t_start = time.time()
     s, g, m = cfg.script, cfg.grpo, cfg.model
-    if s.grpo_prompt_filter not in ("none", "solvable_sometimes"):
-        raise TrainError(f"grpo_prompt_filter: unknown value {s.grpo_prompt_filter!r} (none | solvable_sometimes)")
     set_threads(s.torch_num_threads, g.use_cpu)
     run_dir = cfg.output_dir
     check_output_dir(run_dir)

@@ -9,7 +9,7 @@ import pytest
 
 from tasks.countdown.data import load_split
 from train import curriculum
-from train.config import resolve
+from train.config import ConfigError, resolve
 from train.pipeline import TrainError, run
 
 
@@ -51,7 +51,7 @@ def test_nothing_solvable_is_a_clear_stop_before_grpo(shrunk_recipe):
 
 
 def test_unknown_filter_is_an_error_before_anything_runs(shrunk_recipe):
-    cfg = resolve(shrunk_recipe(grpo_prompt_filter="sometimes"))
-    with pytest.raises(TrainError, match="grpo_prompt_filter"):
-        run(cfg)
-    assert not (cfg.output_dir / "run.json").exists()
+    recipe = shrunk_recipe(grpo_prompt_filter="sometimes")
+    with pytest.raises(ConfigError, match="grpo_prompt_filter"):
+        resolve(recipe)
+    assert not (recipe.parent / "run").exists()
