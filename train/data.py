@@ -7,7 +7,7 @@ Used by `cli.py train`; the splits themselves are `tasks.countdown.data`'s.
 A cold-start trace is what the model should write after the prompt's `<think>` prefill:
 
     >>> solver_completion([19, 36, 55, 7], 65)
-    '55+36=91 91-7=84 84-19=65</think>\\n<answer>55+36-7-19</answer>'
+    '36-19=17 55-7=48 17+48=65</think>\\n<answer>(36-19)+(55-7)</answer>'
 """
 
 from __future__ import annotations
