@@ -122,6 +122,10 @@ class ProgressCallback(TrainerCallback):
         self.bar.set_postfix(self.post)
 
     def on_train_end(self, args, state, control, **kw):
+        self.close()
+
+    def close(self):
+        # Also called when training stops on an exception (on_train_end is then never called).
         if self.bar is not None:
             self.bar.close()
             self.bar = None

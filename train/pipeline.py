@@ -153,11 +153,14 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         f" completions/step ({g.num_generations} per prompt), lr {g.learning_rate}, beta {g.beta}, "
         f"loss {g.loss_type}" + (f"; resuming from {resume_from}" if resume_from else ""))
     t_grpo = time.time()
-    from .callbacks import RewardNaNError
+    from .callbacks import ProgressCallback, RewardNaNError
 
     try:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except RewardNaNError as e:
+        for cb in trainer.callback_handler.callbacks:
+            if isinstance(cb, ProgressCallback):
+                cb.close()
         kept = newest_complete_checkpoint(run_dir)
         raise TrainError(f"{e}; stopped. Checkpoints already written are intact"
                          + (f" (newest: {kept.name})" if kept else "")) from None
