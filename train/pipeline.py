@@ -78,6 +78,20 @@ def set_threads(n: int, use_cpu: bool) -> None:
         log(f"torch CPU threads: {n}")
 
 
+def export_final(src: Path, final: Path, dtype: str | None) -> None:
+    """Write `src` (a checkpoint, or a LoRA adapter checkpoint) to `final` as one plain model
+    in the training dtype: lm-eval, vLLM and the demo then load it like any other model."""
+    if (src / "adapter_config.json").is_file():
+        from peft import AutoPeftModelForCausalLM
+
+        model = AutoPeftModelForCausalLM.from_pretrained(src, dtype=dtype or "auto").merge_and_unload()
+    else:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype or "auto")
+    model.save_pretrained(final)
+
+
 def run(cfg: RunConfig, resume: bool = False) -> dict:
     from .data import ensure_splits, prompt_dataset, write_split_files
     from .modeling import check_model, load_tokenizer, prepare_tiny
@@ -172,15 +186,16 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
     chosen = None
     if state.best_global_step and (run_dir / f"checkpoint-{state.best_global_step}").is_dir():
         chosen = run_dir / f"checkpoint-{state.best_global_step}"
+    src = chosen
+    if src is None:  # no val pick: the last step (save_model is collective under ZeRO-3: every rank calls it)
+        src = run_dir / "last-step"
+        trainer.save_model(str(src))
     if trainer.is_world_process_zero():
         if final.exists():
             shutil.rmtree(final)
-        if chosen is not None:
-            from transformers import AutoModelForCausalLM
-
-            AutoModelForCausalLM.from_pretrained(chosen, dtype="float32").save_pretrained(final)
-        else:
-            trainer.save_model(str(final))
+        export_final(src, final, cfg.model.dtype)
+        if chosen is None:
+            shutil.rmtree(src)
         tokenizer.save_pretrained(final)
         write_run_json(run_dir, model="final", final_from=chosen.name if chosen else "last step",
                        global_step=state.global_step)

@@ -69,3 +69,24 @@ def test_nan_reward_stops_with_the_step_named(shrunk_recipe, extra_rewards):
     ck = cfg.output_dir / "checkpoint-1"
     assert json.loads((ck / "trainer_state.json").read_text())["global_step"] == 1
     assert (ck / "model.safetensors").is_file()
+
+
+def test_lora_run_exports_one_merged_model(shrunk_recipe, extra_rewards, tiny_model_dir):
+    """The LoRA recipe's path on the tiny model: checkpoints hold adapters, `final/` holds one
+    plain model (adapter merged) that lm-eval, vLLM and the demo load without peft."""
+    import torch
+    from safetensors.torch import load_file
+
+    cfg = resolve(shrunk_recipe(reward_funcs=["format", "equation", "length"], use_peft=True, lora_r=4,
+                                lora_alpha=8, lora_dropout=0.0, lora_target_modules=["q_proj", "v_proj"]))
+    run(cfg)
+    out = cfg.output_dir
+    assert (newest_complete_checkpoint(out) / "adapter_config.json").is_file()
+    final = out / "final"
+    assert not (final / "adapter_config.json").exists()
+    before = load_file(str(tiny_model_dir / "model.safetensors"))
+    after = load_file(str(final / "model.safetensors"))
+    assert set(after) == set(before)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(("q_proj" in k or "v_proj" in k) for k in changed), sorted(changed)[:5]
+    assert after["model.layers.0.self_attn.q_proj.weight"].dtype == torch.float32
