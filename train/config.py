@@ -87,6 +87,10 @@ class ScriptArguments:
     eval_batch_size: int = field(default=125, metadata={"help": "Tasks per greedy generate() batch."})
     final_eval: bool = field(default=True, metadata={"help": "Score baseline and trained model on the test split."})
     final_eval_limit: int = field(default=0, metadata={"help": "Test tasks scored in the summary (0 = all)."})
+    final_eval_temperature: float = field(
+        default=0.0,
+        metadata={"help": "Also score both models with one sampled completion per test task at this temperature "
+                          "(0 = greedy only). GRPO trains the sampled policy; greedy decoding hides part of that."})
     eval_backend: str = field(
         default="auto",
         metadata={"help": "Summary scorer: 'auto' (evaluation.runner.evaluate_model if present, else greedy HF), "

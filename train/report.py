@@ -50,7 +50,17 @@ def plot_curves(run_dir: Path) -> Path | None:
     return out
 
 
-def _score(model_dir: str, test_file: str, rows: list[dict], cfg, backend: str, log) -> dict:
+def _score(model_dir: str, test_file: str, rows: list[dict], cfg, backend: str, log,
+           temperature: float | None = None) -> dict:
+    if temperature:  # sampled: lm-eval only (seeded), no greedy fallback
+        from evaluation.runner import evaluate_model
+
+        s = cfg.script
+        r = evaluate_model(model_dir, test_file=test_file, backend="hf", max_gen_toks=s.eval_max_new_tokens,
+                           batch_size=s.eval_batch_size, limit=s.final_eval_limit or None, temperature=temperature,
+                           dtype=cfg.model.dtype if cfg.model.dtype not in (None, "auto") else None)
+        return {k: r[k] for k in ("correct", "total", "accuracy", "stderr", "format_rate") if k in r} | {
+            "scorer": f"evaluation.runner.evaluate_model (lm-eval, hf, one sample at temperature {temperature})"}
     if backend in ("auto", "lm-eval"):
         try:
             from evaluation.runner import evaluate_model
@@ -96,10 +106,23 @@ def summarize(run_dir: Path, baseline: str, splits, cfg, log=print) -> dict:
     trained = _score(str(run_dir / "final"), test_file, rows, cfg, s.eval_backend, log)
     table = format_table([(f"baseline ({baseline})", base), ("trained (GRPO, final)", trained)])
     gain = trained["accuracy"] - base["accuracy"]
-    print(table + f"\n\nGRPO gain: {gain * 100:+.1f} points", flush=True)
-    (run_dir / "summary.md").write_text(table + f"\n\nGRPO gain: {gain * 100:+.1f} points\n")
-    return {"test": {"baseline": base, "trained": trained, "gain_points": round(gain * 100, 2),
-                     "tasks": len(rows), "test_split": test_file}, "table": table}
+    text = table + f"\n\nGRPO gain (greedy): {gain * 100:+.1f} points"
+    out = {"test": {"baseline": base, "trained": trained, "gain_points": round(gain * 100, 2),
+                    "tasks": len(rows), "test_split": test_file}}
+    t = s.final_eval_temperature
+    if t:
+        log(f"scoring both again with one sampled completion per task (temperature {t})")
+        base_s = _score(base_dir, test_file, rows, cfg, s.eval_backend, log, temperature=t)
+        trained_s = _score(str(run_dir / "final"), test_file, rows, cfg, s.eval_backend, log, temperature=t)
+        gain_s = trained_s["accuracy"] - base_s["accuracy"]
+        text += "\n\n" + format_table([(f"baseline ({baseline}), sampled T={t:g}", base_s),
+                                        (f"trained (GRPO, final), sampled T={t:g}", trained_s)])
+        text += f"\n\nGRPO gain (sampled, T={t:g}): {gain_s * 100:+.1f} points"
+        out["test_sampled"] = {"temperature": t, "baseline": base_s, "trained": trained_s,
+                               "gain_points": round(gain_s * 100, 2)}
+    print(text, flush=True)
+    (run_dir / "summary.md").write_text(text + "\n")
+    return out | {"table": text}
 
 
 if __name__ == "__main__":

@@ -90,3 +90,22 @@ def test_lora_run_exports_one_merged_model(shrunk_recipe, extra_rewards, tiny_mo
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(("q_proj" in k or "v_proj" in k) for k in changed), sorted(changed)[:5]
     assert after["model.layers.0.self_attn.q_proj.weight"].dtype == torch.float32
+
+
+@pytest.mark.slow
+def test_summary_scores_greedy_and_sampled_through_lm_eval(shrunk_recipe, extra_rewards):
+    """The run's closing table: baseline vs final on the test split through lm-eval, greedy and
+    (final_eval_temperature) one sampled completion per task; summary.json/.md hold both."""
+    cfg = resolve(shrunk_recipe(reward_funcs=["format", "equation", "length"], final_eval=True,
+                                final_eval_limit=6, final_eval_temperature=1.0))
+    summary = run(cfg)
+    out = cfg.output_dir
+    saved = json.loads((out / "summary.json").read_text())
+    for key in ("test", "test_sampled"):
+        part = saved[key]
+        assert part["baseline"]["total"] == part["trained"]["total"] == 6
+        assert "lm-eval" in part["trained"]["scorer"]
+    assert "temperature 1.0" in saved["test_sampled"]["trained"]["scorer"]
+    assert saved["test_sampled"]["temperature"] == 1.0 and summary["test_sampled"] == saved["test_sampled"]
+    md = (out / "summary.md").read_text()
+    assert "GRPO gain (greedy)" in md and "GRPO gain (sampled, T=1)" in md and "sampled T=1" in md
