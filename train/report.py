@@ -50,32 +50,32 @@ def plot_curves(run_dir: Path) -> Path | None:
     return out
 
 
+def _lm_eval_score(model_dir: str, test_file: str, cfg, temperature: float | None = None) -> dict:
+    """Accuracy of `model_dir` on the test split through lm-eval (hf); greedy unless `temperature`."""
+    from evaluation.runner import evaluate_model
+
+    s = cfg.script
+    r = evaluate_model(model_dir, test_file=test_file, backend="hf", max_gen_toks=s.eval_max_new_tokens,
+                       batch_size=s.eval_batch_size, limit=s.final_eval_limit or None, temperature=temperature,
+                       dtype=cfg.model.dtype if cfg.model.dtype not in (None, "auto") else None)
+    how = "lm-eval, hf" + (f", one sample at temperature {temperature}" if temperature else "")
+    return {k: r[k] for k in ("correct", "total", "accuracy", "stderr", "format_rate") if k in r} | {
+        "scorer": f"evaluation.runner.evaluate_model ({how})"}
+
+
 def _score(model_dir: str, test_file: str, rows: list[dict], cfg, backend: str, log,
            temperature: float | None = None) -> dict:
     if temperature:  # sampled: lm-eval only (seeded), no greedy fallback
-        from evaluation.runner import evaluate_model
-
-        s = cfg.script
-        r = evaluate_model(model_dir, test_file=test_file, backend="hf", max_gen_toks=s.eval_max_new_tokens,
-                           batch_size=s.eval_batch_size, limit=s.final_eval_limit or None, temperature=temperature,
-                           dtype=cfg.model.dtype if cfg.model.dtype not in (None, "auto") else None)
-        return {k: r[k] for k in ("correct", "total", "accuracy", "stderr", "format_rate") if k in r} | {
-            "scorer": f"evaluation.runner.evaluate_model (lm-eval, hf, one sample at temperature {temperature})"}
+        return _lm_eval_score(model_dir, test_file, cfg, temperature)
     if backend in ("auto", "lm-eval"):
         try:
-            from evaluation.runner import evaluate_model
+            from evaluation.runner import evaluate_model  # noqa: F401 - present? else the greedy scorer
         except ImportError:
             if backend == "lm-eval":
                 raise
-            evaluate_model = None
-        if evaluate_model is not None:
+        else:
             try:
-                s = cfg.script
-                r = evaluate_model(model_dir, test_file=test_file, backend="hf", max_gen_toks=s.eval_max_new_tokens,
-                                   batch_size=s.eval_batch_size, limit=s.final_eval_limit or None,
-                                   dtype=cfg.model.dtype if cfg.model.dtype not in (None, "auto") else None)
-                return {k: r[k] for k in ("correct", "total", "accuracy", "stderr", "format_rate") if k in r} | {
-                    "scorer": "evaluation.runner.evaluate_model (lm-eval, hf)"}
+                return _lm_eval_score(model_dir, test_file, cfg)
             except Exception as e:  # noqa: BLE001 - the greedy scorer uses the same verifier
                 if backend == "lm-eval":
                     raise
