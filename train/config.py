@@ -85,6 +85,10 @@ class ScriptArguments:
     val_limit: int = field(default=200, metadata={"help": "Val tasks scored each time (0 = whole split)."})
     eval_max_new_tokens: int = field(default=64, metadata={"help": "Greedy tokens per task in val/test scoring."})
     eval_batch_size: int = field(default=125, metadata={"help": "Tasks per greedy generate() batch."})
+    average_checkpoints: bool = field(
+        default=False,
+        metadata={"help": "After GRPO, also score the weight average of the kept full-model checkpoints on the "
+                          "val split; final/ is the average when it beats the best single checkpoint."})
     final_eval: bool = field(default=True, metadata={"help": "Score baseline and trained model on the test split."})
     final_eval_limit: int = field(default=0, metadata={"help": "Test tasks scored in the summary (0 = all)."})
     final_eval_temperature: float = field(

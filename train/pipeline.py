@@ -92,6 +92,24 @@ def export_final(src: Path, final: Path, dtype: str | None) -> None:
     model.save_pretrained(final)
 
 
+def average_if_better(run_dir: Path, best_val: float | None, val_cb, dtype: str | None, log=print):
+    """(model, label, val accuracy) of the kept checkpoints' weight average when its greedy val
+    accuracy beats `best_val` (the best single checkpoint's); else None."""
+    from .averaging import average_checkpoints, full_model_checkpoints
+    from .greedy_eval import greedy_accuracy
+
+    paths = full_model_checkpoints(run_dir)
+    if len(paths) < 2 or best_val is None:
+        return None
+    model = average_checkpoints(paths, dtype)  # scored in the dtype final/ is saved in
+    acc = greedy_accuracy(model, val_cb.tokenizer, val_cb.rows, **val_cb.kw)["accuracy"]
+    label = "average of " + ", ".join(p.name for p in paths)
+    better = acc > best_val
+    log(f"checkpoint average ({label}): val accuracy {acc:.1%} vs best single {best_val:.1%}"
+        f" -> {'final is the average' if better else 'final is the best single checkpoint'}")
+    return (model, label, acc) if better else None
+
+
 def run(cfg: RunConfig, resume: bool = False) -> dict:
     from .data import ensure_splits, prompt_dataset, write_split_files
     from .modeling import check_model, load_tokenizer, prepare_tiny
@@ -190,25 +208,32 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
     if src is None:  # no val pick: the last step (save_model is collective under ZeRO-3: every rank calls it)
         src = run_dir / "last-step"
         trainer.save_model(str(src))
-    if trainer.is_world_process_zero():
-        if final.exists():
-            shutil.rmtree(final)
-        export_final(src, final, cfg.model.dtype)
-        if chosen is None:
-            shutil.rmtree(src)
-        tokenizer.save_pretrained(final)
-        write_run_json(run_dir, model="final", final_from=chosen.name if chosen else "last step",
-                       global_step=state.global_step)
     if not trainer.is_world_process_zero():
         return {}
-    log(f"final model: {final} (from {chosen.name if chosen else 'the last step'}, "
-        f"best val accuracy {state.best_metric if state.best_metric is not None else 'n/a'})")
+    if final.exists():
+        shutil.rmtree(final)
+    final_from = chosen.name if chosen else "last step"
+    final_val = state.best_metric
+    averaged = None
+    if s.average_checkpoints and chosen is not None and val_cb is not None:
+        averaged = average_if_better(run_dir, state.best_metric, val_cb, cfg.model.dtype, log)
+    if averaged:
+        model, final_from, final_val = averaged
+        model.save_pretrained(final)
+    else:
+        export_final(src, final, cfg.model.dtype)
+    if chosen is None:
+        shutil.rmtree(src)
+    tokenizer.save_pretrained(final)
+    write_run_json(run_dir, model="final", final_from=final_from, global_step=state.global_step)
+    log(f"final model: {final} (from {final_from}, val accuracy "
+        f"{f'{final_val:.1%}' if final_val is not None else 'n/a'})")
 
     from .report import plot_curves, summarize
 
     plot_curves(run_dir)
     summary = {"run_dir": str(run_dir), "global_step": state.global_step, "grpo_seconds": round(grpo_seconds, 1),
-               "final_from": chosen.name if chosen else "last step",
+               "final_from": final_from, "final_val_accuracy": final_val,
                "val_history": val_cb.history if val_cb else []}
     if s.final_eval:
         summary.update(summarize(run_dir, baseline, splits, cfg, log=log))
