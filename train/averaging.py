@@ -13,20 +13,27 @@ accuracy on the *validation* split beats the best single checkpoint's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
 
 
-def mean_state_dicts(states: list[dict]) -> dict:
-    """Key-wise mean in float32 (bf16 checkpoints would lose precision summing in bf16)."""
-    import torch
-
-    if not states:
-        raise ValueError("no state dicts to average")
-    keys = set(states[0])
-    for sd in states[1:]:
-        if set(sd) != keys:
+def mean_state_dicts(states: Iterable[dict]) -> dict:
+    """Key-wise mean in float32 (bf16 checkpoints would lose precision summing in bf16), as a
+    running sum: one state dict is held at a time besides the sum, whatever the count."""
+    total, n = None, 0
+    for sd in states:
+        if total is None:
+            total = {k: v.detach().float().clone() for k, v in sd.items()}
+        elif set(sd) != set(total):
             raise ValueError("checkpoints to average have different parameter names")
-    return {k: torch.stack([sd[k].float() for sd in states]).mean(0) for k in states[0]}
+        else:
+            for k in total:
+                total[k] += sd[k].float()
+        n += 1
+    if total is None:
+        raise ValueError("no state dicts to average")
+    return {k: v / n for k, v in total.items()}
 
 
 def average_checkpoints(paths: list[Path], dtype: str | None = None):
@@ -34,24 +41,16 @@ def average_checkpoints(paths: list[Path], dtype: str | None = None):
     import torch
     from transformers import AutoModelForCausalLM
 
-    models = [AutoModelForCausalLM.from_pretrained(p, dtype=torch.float32) for p in paths]
-    mean = mean_state_dicts([m.state_dict() for m in models])
-    model = models[0]
+    def load(p):
+        return AutoModelForCausalLM.from_pretrained(p, dtype=torch.float32)
+
+    model = load(paths[0])
+    # a generator: each further checkpoint is loaded, added to the sum and dropped
+    mean = mean_state_dicts(chain([model.state_dict()], (load(p).state_dict() for p in paths[1:])))
     model.load_state_dict(mean)  # tied embeddings: both names carry the same mean
     if dtype and dtype != "auto":
         model = model.to(getattr(torch, dtype))
     return model
 
 
-def full_model_checkpoints(run_dir: Path) -> list[Path]:
-    """The run's complete checkpoints that hold a whole model (not a LoRA adapter), by step."""
-    out = []
-    for p in run_dir.glob("checkpoint-*"):
-        step = p.name.removeprefix("checkpoint-")
-        if step.isdigit() and (p / "trainer_state.json").is_file() and (p / "config.json").is_file() \
-                and not (p / "adapter_config.json").exists():
-            out.append((int(step), p))
-    return [p for _, p in sorted(out)]
-
-
-__all__ = ["average_checkpoints", "full_model_checkpoints", "mean_state_dicts"]
+__all__ = ["average_checkpoints", "mean_state_dicts"]

@@ -144,11 +144,15 @@ class ValidationCallback(TrainerCallback):
         self.kw = {"max_new_tokens": max_new_tokens, "batch_size": batch_size}
         self.history: list[tuple[int, float]] = []
 
-    def _measure(self, model, state):
+    def accuracy(self, model) -> float:
+        """Greedy accuracy of `model` on the val rows, with this callback's settings."""
         from .greedy_eval import greedy_accuracy
 
+        return greedy_accuracy(model, self.tokenizer, self.rows, **self.kw)["accuracy"]
+
+    def _measure(self, model, state):
         t = time.perf_counter()
-        acc = greedy_accuracy(model, self.tokenizer, self.rows, **self.kw)["accuracy"]
+        acc = self.accuracy(model)
         self.history.append((state.global_step, acc))
         self.metrics.add_val(state.global_step, acc)
         self.log(f"val accuracy at step {state.global_step}: {acc:.1%} ({len(self.rows)} tasks, "

@@ -30,18 +30,20 @@ def log(msg: str) -> None:
         print(f"[train] {msg}", flush=True)
 
 
-def newest_complete_checkpoint(run_dir: Path) -> Path | None:
-    """The highest checkpoint-N that has trainer_state.json (written last by the Trainer, so a
-    checkpoint killed mid-write is skipped)."""
-    best = None
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoint-N dirs that have trainer_state.json (written last by the Trainer, so a
+    checkpoint killed mid-write is skipped), by step."""
+    found = []
     for p in run_dir.glob("checkpoint-*"):
-        try:
-            n = int(p.name.split("-")[1])
-        except (IndexError, ValueError):
-            continue
-        if (p / "trainer_state.json").is_file() and (best is None or n > best[0]):
-            best = (n, p)
-    return best[1] if best else None
+        step = p.name.removeprefix("checkpoint-")
+        if step.isdigit() and (p / "trainer_state.json").is_file():
+            found.append((int(step), p))
+    return [p for _, p in sorted(found)]
+
+
+def newest_complete_checkpoint(run_dir: Path) -> Path | None:
+    found = complete_checkpoints(run_dir)
+    return found[-1] if found else None
 
 
 def check_output_dir(run_dir: Path) -> None:
@@ -95,14 +97,15 @@ def export_final(src: Path, final: Path, dtype: str | None) -> None:
 def average_if_better(run_dir: Path, best_val: float | None, val_cb, dtype: str | None, log=print):
     """(model, label, val accuracy) of the kept checkpoints' weight average when its greedy val
     accuracy beats `best_val` (the best single checkpoint's); else None."""
-    from .averaging import average_checkpoints, full_model_checkpoints
-    from .greedy_eval import greedy_accuracy
+    from .averaging import average_checkpoints
 
-    paths = full_model_checkpoints(run_dir)
+    # whole models only: a LoRA run's checkpoints hold adapters
+    paths = [p for p in complete_checkpoints(run_dir)
+             if (p / "config.json").is_file() and not (p / "adapter_config.json").exists()]
     if len(paths) < 2 or best_val is None:
         return None
     model = average_checkpoints(paths, dtype)  # scored in the dtype final/ is saved in
-    acc = greedy_accuracy(model, val_cb.tokenizer, val_cb.rows, **val_cb.kw)["accuracy"]
+    acc = val_cb.accuracy(model)
     label = "average of " + ", ".join(p.name for p in paths)
     better = acc > best_val
     log(f"checkpoint average ({label}): val accuracy {acc:.1%} vs best single {best_val:.1%}"

@@ -115,19 +115,17 @@ def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_r
     """`average_checkpoints`: the kept checkpoints' weight mean is scored on the real val pass;
     it becomes final/ only if it beats the best single checkpoint (forced both ways here through
     the best score it must beat: the tiny untrained model scores 0 on val)."""
-    from types import SimpleNamespace
-
     import torch
     from safetensors.torch import load_file
 
-    from train.averaging import full_model_checkpoints
+    from train.callbacks import ValidationCallback
     from train.modeling import load_tokenizer
-    from train.pipeline import average_if_better
+    from train.pipeline import average_if_better, complete_checkpoints
 
     cfg = resolve(shrunk_recipe(reward_funcs=["format", "equation", "length"], average_checkpoints=True))
     summary = run(cfg)
     out = cfg.output_dir
-    ckpts = full_model_checkpoints(out)
+    ckpts = complete_checkpoints(out)
     assert [p.name for p in ckpts] == ["checkpoint-1", "checkpoint-2"]
     # On the real run the average scored no better than the best (0 <= 0): final/ is that checkpoint.
     assert summary["final_from"].startswith("checkpoint-")
@@ -137,8 +135,7 @@ def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_r
 
     val_split = json.loads((out / "run.json").read_text())["val_split"]
     val = [json.loads(x) for x in open(val_split).read().splitlines()][:4]
-    cb = SimpleNamespace(rows=val, tokenizer=load_tokenizer(str(out / "final")),
-                         kw={"max_new_tokens": 4, "batch_size": 4})
+    cb = ValidationCallback(val, load_tokenizer(str(out / "final")), 0, None, print, max_new_tokens=4, batch_size=4)
     assert average_if_better(out, 1.0, cb, "float32") is None  # nothing beats 100%
     model, label, acc = average_if_better(out, -1.0, cb, "float32")
     assert label == "average of checkpoint-1, checkpoint-2" and 0.0 <= acc <= 1.0
