@@ -13,9 +13,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+# One definition of "a loadable model dir" and "the newest complete checkpoint" for serve and evaluate.
+from serve.model_path import is_model_dir as is_complete_model
+from serve.model_path import newest_checkpoint
+
 EMBEDDED_RUN = Path("runs/tiny-r1-countdown")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 class EvalError(RuntimeError):
@@ -29,20 +32,6 @@ class Target:
     test_file: str | None = None  # the run's own held-out split
     baseline: str | None = None  # the run's cold-start / base model
     run_dir: Path | None = None
-
-
-def is_complete_model(path: Path) -> bool:
-    return (path / "config.json").is_file() and any((path / w).is_file() for w in _WEIGHTS)
-
-
-def newest_checkpoint(path: Path) -> Path | None:
-    """The highest-numbered complete `checkpoint-N` (an interrupted save is skipped)."""
-    steps = []
-    for p in path.glob("checkpoint-*"):
-        m = re.fullmatch(r"checkpoint-(\d+)", p.name)
-        if m and is_complete_model(p):
-            steps.append((int(m.group(1)), p))
-    return max(steps)[1] if steps else None
 
 
 def _run_target(run_dir: Path) -> Target:
