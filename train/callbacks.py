@@ -36,6 +36,8 @@ METRIC_MAP = {
     "learning_rate": "learning_rate",
     "grad_norm": "grad_norm",
     "num_tokens": "num_tokens",
+    "dynamic_sampling/live_groups": "live_groups",
+    "dynamic_sampling/rounds": "sampling_rounds",
 }
 
 

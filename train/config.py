@@ -79,6 +79,12 @@ class ScriptArguments:
     )
     grpo_filter_pool: int = field(default=2048, metadata={"help": "Training prompts the filter samples."})
     grpo_filter_samples: int = field(default=8, metadata={"help": "Completions per prompt in the filter."})
+    dynamic_sampling: bool = field(
+        default=False,
+        metadata={"help": "DAPO dynamic sampling (train/dynamic_sampling.py): train each step only on groups "
+                          "with reward spread, generating more prompts to refill it. Single process."})
+    dynamic_sampling_max_rounds: int = field(
+        default=4, metadata={"help": "Generation rounds a step may spend refilling its live groups."})
     # Greedy accuracy on the validation split while training: picks the checkpoint, never the test split.
     validate: bool = field(default=True, metadata={"help": "Measure greedy val accuracy while training."})
     val_steps: int = field(default=0, metadata={"help": "Greedy val accuracy every N steps (0 = at saves only)."})

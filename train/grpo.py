@@ -41,6 +41,11 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
         val_cb = ValidationCallback(val_rows, tokenizer, s.val_steps, metrics, log,
                                     max_new_tokens=s.eval_max_new_tokens, batch_size=s.eval_batch_size)
         callbacks.append(val_cb)
+    extra = {}
+    if s.dynamic_sampling:
+        from .dynamic_sampling import DynamicSamplingGRPOTrainer as GRPOTrainer  # noqa: N814
+
+        extra["max_rounds"] = s.dynamic_sampling_max_rounds
     trainer = GRPOTrainer(
         model=model_path,
         reward_funcs=guard_rewards(reward_functions(s.reward_funcs), clock),
@@ -49,6 +54,7 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
         processing_class=tokenizer,
         callbacks=callbacks,
         peft_config=get_peft_config(m),
+        **extra,
     )
     # Our bar shows reward and step time; the Trainer's own printer would interleave dict lines.
     from transformers.trainer_callback import PrinterCallback, ProgressCallback as HFProgress

@@ -144,3 +144,31 @@ def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_r
     assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0])
     for k in states[0]:
         torch.testing.assert_close(got[k], (states[0][k] + states[1][k]) / 2)
+
+
+def spread_on_even_targets(completions, target, **kw):
+    """Test-only reward: spread within groups of even-target prompts, a constant for odd ones,
+    so about half the groups are dead and dynamic sampling has something to drop and refill."""
+    return [float(len(rewards.completion_text(c)) % 3) if t % 2 == 0 else 1.0 for c, t in zip(completions, target)]
+
+
+def test_dynamic_sampling_trains_only_on_groups_with_reward_spread(shrunk_recipe, monkeypatch):
+    monkeypatch.setitem(rewards.REWARD_FUNCS, "even", spread_on_even_targets)
+    from train import dynamic_sampling
+
+    seen = []
+    real = dynamic_sampling.merge_batches
+    monkeypatch.setattr(dynamic_sampling, "merge_batches", lambda parts, pad: seen.append(real(parts, pad)) or seen[-1])
+    cfg = resolve(shrunk_recipe(reward_funcs=["even"], dynamic_sampling=True, dynamic_sampling_max_rounds=6,
+                                max_steps=3, per_device_train_batch_size=16))
+    assert run(cfg)["global_step"] == 3
+    assert len(seen) == 3
+    for batch in seen:
+        groups = batch["advantages"].view(-1, 4)
+        assert (groups != 0).any(dim=1).all(), "a group without reward spread reached the loss"
+        assert int(batch["num_items_in_batch"]) == int(batch["completion_mask"].sum())
+        assert batch["prompt_ids"].size(0) == batch["completion_ids"].size(0) == groups.numel()
+    rows = [json.loads(x) for x in (cfg.output_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if "sampling_rounds" in r]
+    assert len(steps) == 3 and all(0 < r["live_groups"] <= 1 for r in steps)
+    assert max(r["sampling_rounds"] for r in steps) > 1, "no step refilled its dead groups"
