@@ -66,8 +66,10 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
     def __init__(self, *args, max_rounds: int = 4, **kwargs):
         super().__init__(*args, **kwargs)
         if self.accelerator.num_processes > 1:
-            raise ValueError("dynamic_sampling runs in a single process; set dynamic_sampling=false for "
-                             f"{self.accelerator.num_processes} processes")
+            from .pipeline import TrainError
+
+            raise TrainError("dynamic_sampling runs in a single process; add --set dynamic_sampling=false "
+                             f"to train on {self.accelerator.num_processes}")
         self.max_rounds = max(1, int(max_rounds))
         self._refill_rows = self._refill_stream()
 
