@@ -76,7 +76,10 @@ def arm(which: str, steps: int, model_dir: str, data_dir: str, out: str) -> dict
         from train.grpo import build_trainer
 
         sets = [f"{k}={v}" for k, v in SETTINGS.items()] + [
-            f"output_dir={out}", f"max_steps={steps}", f"model_name_or_path={model_dir}", "validate=false"]
+            f"output_dir={out}", f"max_steps={steps}", f"model_name_or_path={model_dir}", "validate=false",
+            # The embedded recipe's dynamic sampling generates up to 3 batches a step; off here, so both
+            # arms do the same work per step and the ratio measures the machinery alone.
+            "dynamic_sampling=false"]
         cfg = resolve(None, sets)
         Path(out).mkdir(parents=True, exist_ok=True)
         trainer, _ = build_trainer(cfg, model_dir, tok, ds, [], Path(out), log=lambda m: None)
