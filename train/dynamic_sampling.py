@@ -14,7 +14,6 @@ different number of times would wait on each other's collectives.
 
 from __future__ import annotations
 
-import itertools
 import random
 
 import torch
@@ -28,6 +27,21 @@ def live_groups(advantages: torch.Tensor, group_size: int) -> torch.Tensor:
     [False, True, False]
     """
     return (advantages.view(-1, group_size) != 0).any(dim=1)
+
+
+def refill_indices(seed: int, step: int, round_: int, n: int, size: int) -> list[int]:
+    """The dataset rows a refill draws: a function of (seed, step, round) only, so a run resumed
+    from a checkpoint draws the same rows as the run it continues.
+
+    >>> refill_indices(42, 7, 1, 4, 383) == refill_indices(42, 7, 1, 4, 383)
+    True
+    >>> refill_indices(42, 7, 1, 4, 383) != refill_indices(42, 8, 1, 4, 383)
+    True
+    >>> len(set(refill_indices(0, 0, 1, 5, 5))), len(refill_indices(0, 0, 1, 8, 3))
+    (5, 8)
+    """
+    rng = random.Random(f"{seed}:{step}:{round_}")
+    return rng.sample(range(size), n) if n <= size else rng.choices(range(size), k=n)
 
 
 def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
@@ -71,15 +85,6 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
             raise TrainError("dynamic_sampling runs in a single process; add --set dynamic_sampling=false "
                              f"to train on {self.accelerator.num_processes}")
         self.max_rounds = max(1, int(max_rounds))
-        self._refill_rows = self._refill_stream()
-
-    def _refill_stream(self):
-        """Training rows in a seeded shuffled order, forever (each epoch reshuffled)."""
-        rng = random.Random(self.args.seed + 1)
-        for epoch in itertools.count():
-            order = list(range(len(self.train_dataset)))
-            rng.shuffle(order)
-            yield from order
 
     def _generate_and_score_completions(self, inputs):
         batch = super()._generate_and_score_completions(inputs)
@@ -96,7 +101,8 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
                 have += min(int(live.sum()), want - have)
             if have >= want or rounds >= self.max_rounds:
                 break
-            extra = [self.train_dataset[next(self._refill_rows)] for _ in range(want)]
+            picks = refill_indices(self.args.seed, self.state.global_step, rounds, want, len(self.train_dataset))
+            extra = [self.train_dataset[i] for i in picks]
             batch = super()._generate_and_score_completions([row for row in extra for _ in range(g)])
             rounds += 1
         self._metrics["train"]["dynamic_sampling/live_groups"].append(have / want)
