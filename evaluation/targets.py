@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # One definition of "a loadable model dir" and "the newest complete checkpoint" for serve and evaluate.
-from serve.model_path import is_model_dir as is_complete_model
-from serve.model_path import newest_checkpoint
+from serve.model_path import is_model_dir, newest_checkpoint
 
 EMBEDDED_RUN = Path("runs/tiny-r1-countdown")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -42,7 +41,7 @@ def _run_target(run_dir: Path) -> Target:
     model = None
     if run.get("model"):
         candidate = (run_dir / run["model"]) if not Path(run["model"]).is_absolute() else Path(run["model"])
-        model = candidate if is_complete_model(candidate) else None
+        model = candidate if is_model_dir(candidate) else None
     model = model or newest_checkpoint(run_dir)
     if model is None:
         raise EvalError(
@@ -67,7 +66,7 @@ def resolve_target(spec: str | Path) -> Target:
     if path.is_dir():
         if (path / "run.json").is_file():
             return _run_target(path)
-        if is_complete_model(path):
+        if is_model_dir(path):
             return Target(label=path.resolve().name, model=str(path.resolve()))
         ckpt = newest_checkpoint(path)
         if ckpt is not None:

@@ -69,7 +69,7 @@ def merge_batches(parts: list[dict], pad_id: int) -> dict:
 
 
 def select_rows(batch: dict, rows: torch.Tensor) -> dict:
-    n = next(v.size(0) for k, v in batch.items() if k == "advantages")
+    n = batch["advantages"].size(0)
     return {k: (v[rows] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.size(0) == n else v)
             for k, v in batch.items()}
 

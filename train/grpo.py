@@ -41,12 +41,12 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
         val_cb = ValidationCallback(val_rows, tokenizer, s.val_steps, metrics, log,
                                     max_new_tokens=s.eval_max_new_tokens, batch_size=s.eval_batch_size)
         callbacks.append(val_cb)
-    extra = {}
+    trainer_cls, extra = GRPOTrainer, {}
     if s.dynamic_sampling:
-        from .dynamic_sampling import DynamicSamplingGRPOTrainer as GRPOTrainer  # noqa: N814
+        from .dynamic_sampling import DynamicSamplingGRPOTrainer
 
-        extra["max_rounds"] = s.dynamic_sampling_max_rounds
-    trainer = GRPOTrainer(
+        trainer_cls, extra = DynamicSamplingGRPOTrainer, {"max_rounds": s.dynamic_sampling_max_rounds}
+    trainer = trainer_cls(
         model=model_path,
         reward_funcs=guard_rewards(reward_functions(s.reward_funcs), clock),
         args=g,
