@@ -48,9 +48,6 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
     try:
         cfg = resolve(recipe, overrides, neutralise_gpu_checks=dry_run,
                       num_processes=(num_gpus or 1) * num_nodes if dry_run else 1)
-        if cfg.script.dynamic_sampling and ((num_gpus or 1) * num_nodes > 1):
-            raise ConfigError("dynamic_sampling runs in a single process; add --set dynamic_sampling=false "
-                              "to train on several")
         if dry_run:
             click.echo(dry_run_report(cfg, recipe, overrides, num_gpus or 1, num_nodes, accelerate_config, resume))
             return

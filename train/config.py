@@ -82,7 +82,7 @@ class ScriptArguments:
     dynamic_sampling: bool = field(
         default=False,
         metadata={"help": "DAPO dynamic sampling (train/dynamic_sampling.py): train each step only on groups "
-                          "with reward spread, generating more prompts to refill it. Single process."})
+                          "with reward spread, generating more prompts to refill it."})
     dynamic_sampling_max_rounds: int = field(
         default=4, metadata={"help": "Generation rounds a step may spend refilling its live groups."})
     # Greedy accuracy on the validation split while training: picks the checkpoint, never the test split.

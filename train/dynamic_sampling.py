@@ -8,8 +8,9 @@ spread and generates more prompts (up to `dynamic_sampling_max_rounds` generatio
 the step has as many live groups as it asked for (DAPO, arXiv 2503.14476, section 3.2). A step
 may end with fewer live groups when the rounds run out; one with none trains on nothing.
 
-Single process only: TRL computes advantages over all ranks' rewards, and ranks that refill a
-different number of times would wait on each other's collectives.
+Several processes (DDP, DeepSpeed): groups may span processes, so every process gathers the
+advantages and takes the same keep/refill decision; each process then keeps its own rows of the
+kept groups, and a refill hands each process its slice of the same refill prompts.
 """
 
 from __future__ import annotations
@@ -44,6 +45,23 @@ def refill_indices(seed: int, step: int, round_: int, n: int, size: int) -> list
     return rng.sample(range(size), n) if n <= size else rng.choices(range(size), k=n)
 
 
+def rows_to_keep(advantages: torch.Tensor, group_size: int, need: int, process_index: int, local: int):
+    """This process's rows of the first `need` live groups of the gathered `advantages` (groups in
+    global order, possibly spanning processes), and how many groups that is.
+
+    >>> adv = torch.tensor([0., 0., 0., 0., 1., -1., .5, -.5, 2., 0., 0., -2.])  # 3 groups of 4, 2 processes x 6
+    >>> [rows_to_keep(adv, 4, 3, p, 6)[0].tolist() for p in (0, 1)], rows_to_keep(adv, 4, 3, 0, 6)[1]
+    ([[4, 5], [0, 1, 2, 3, 4, 5]], 2)
+    >>> [rows_to_keep(adv, 4, 1, p, 6)[0].tolist() for p in (0, 1)]
+    [[4, 5], [0, 1]]
+    """
+    live = live_groups(advantages, group_size)
+    take = torch.zeros_like(live)
+    take[torch.nonzero(live).flatten()[:need]] = True
+    mine = take.repeat_interleave(group_size)[process_index * local:(process_index + 1) * local]
+    return torch.nonzero(mine).flatten(), int(take.sum())
+
+
 def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
     extra = width - t.size(1)
     if extra <= 0:
@@ -74,42 +92,53 @@ def select_rows(batch: dict, rows: torch.Tensor) -> dict:
             for k, v in batch.items()}
 
 
+def _loss_mask(batch: dict) -> torch.Tensor:
+    return batch["completion_mask"] * batch["tool_mask"] if "tool_mask" in batch else batch["completion_mask"]
+
+
 class DynamicSamplingGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose training batches hold only groups with reward spread."""
 
     def __init__(self, *args, max_rounds: int = 4, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.accelerator.num_processes > 1:
-            from .pipeline import TrainError
-
-            raise TrainError("dynamic_sampling runs in a single process; add --set dynamic_sampling=false "
-                             f"to train on {self.accelerator.num_processes}")
         self.max_rounds = max(1, int(max_rounds))
 
     def _generate_and_score_completions(self, inputs):
         batch = super()._generate_and_score_completions(inputs)
         if not self.model.training:
             return batch
-        g = self.num_generations
-        want = batch["advantages"].numel() // g
+        acc, g = self.accelerator, self.num_generations
+        local = batch["advantages"].numel()  # this process's rows; the same on every process
+        mine = slice(acc.process_index * local, (acc.process_index + 1) * local)
+        want = local * acc.num_processes // g  # groups per generation batch, over all processes
         parts, have, rounds = [], 0, 1
         while True:
-            live = live_groups(batch["advantages"], g)
-            rows = torch.nonzero(live.repeat_interleave(g)).flatten()
+            # Every process decides from the same gathered advantages, so all take the same number of
+            # rounds and TRL's collectives inside each round stay matched.
+            rows, taken = rows_to_keep(acc.gather(batch["advantages"]), g, want - have, acc.process_index, local)
             if rows.numel():
-                parts.append(select_rows(batch, rows[: (want - have) * g]))
-                have += min(int(live.sum()), want - have)
+                parts.append(select_rows(batch, rows))
+            have += taken
             if have >= want or rounds >= self.max_rounds:
                 break
             picks = refill_indices(self.args.seed, self.state.global_step, rounds, want, len(self.train_dataset))
-            extra = [self.train_dataset[i] for i in picks]
-            batch = super()._generate_and_score_completions([row for row in extra for _ in range(g)])
+            extra = [self.train_dataset[i] for i in picks for _ in range(g)]
+            batch = super()._generate_and_score_completions(extra[mine])
             rounds += 1
         self._metrics["train"]["dynamic_sampling/live_groups"].append(have / want)
         self._metrics["train"]["dynamic_sampling/rounds"].append(rounds)
-        if not parts:  # nothing to learn from: one all-zero-advantage group keeps the step's shapes valid
-            parts = [select_rows(batch, torch.arange(g))]
+        kept = sum(p["advantages"].numel() for p in parts)
+        live_tokens = sum((_loss_mask(p).sum() for p in parts), torch.zeros((), device=batch["advantages"].device))
+        # TRL gathers per-row metrics across processes and splits the batch into `steps_per_generation`
+        # equal slices, so every process needs the same, non-zero multiple of it: zero-advantage rows fill
+        # the gap. They add no policy gradient and are left out of the token normaliser.
+        spg = self.args.steps_per_generation
+        most = int(acc.gather(torch.tensor([kept], device=batch["advantages"].device)).max())
+        filler = max(spg, -(-most // spg) * spg) - kept
+        if filler:
+            pad = select_rows(batch, torch.arange(filler) % local)
+            pad["advantages"] = torch.zeros_like(pad["advantages"])
+            parts.append(pad)
         merged = merge_batches(parts, self.processing_class.pad_token_id)
-        mask = merged["completion_mask"] if "tool_mask" not in merged else merged["completion_mask"] * merged["tool_mask"]
-        merged["num_items_in_batch"] = mask.sum()
+        merged["num_items_in_batch"] = acc.gather(live_tokens.reshape(1)).sum()
         return merged

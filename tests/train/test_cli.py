@@ -25,12 +25,10 @@ def test_dry_run_of_the_reference_recipe_here():
             "--num_machines 1 cli.py train --config train/recipes/grpo-1.5b.yaml") in r.output
 
 
-def test_dynamic_sampling_on_several_processes_is_one_error_before_launch():
+def test_dynamic_sampling_dry_run_on_several_processes():
     r = invoke("--dry-run", "--num-gpus", "2")  # the embedded recipe samples dynamically
-    assert r.exit_code == 1
-    assert r.output.strip().splitlines()[-1] == (
-        "Error: dynamic_sampling runs in a single process; add --set dynamic_sampling=false to train on several")
-    assert invoke("--dry-run", "--num-gpus", "2", "--set", "dynamic_sampling=false").exit_code == 0
+    assert r.exit_code == 0, r.output
+    assert "--num_processes 2" in r.output
 
 
 def test_dry_run_multi_node_command():

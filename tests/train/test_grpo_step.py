@@ -146,13 +146,9 @@ def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_r
         torch.testing.assert_close(got[k], (states[0][k] + states[1][k]) / 2)
 
 
-def spread_on_even_targets(completions, target, **kw):
-    """Test-only reward: spread within groups of even-target prompts, a constant for odd ones,
-    so about half the groups are dead and dynamic sampling has something to drop and refill."""
-    return [float(len(rewards.completion_text(c)) % 3) if t % 2 == 0 else 1.0 for c, t in zip(completions, target)]
-
-
 def test_dynamic_sampling_trains_only_on_groups_with_reward_spread(shrunk_recipe, monkeypatch):
+    from tests.train.ds_worker import spread_on_even_targets
+
     monkeypatch.setitem(rewards.REWARD_FUNCS, "even", spread_on_even_targets)
     from train import dynamic_sampling
 
