@@ -88,11 +88,22 @@ def write_split_files(splits: Splits, run_dir: Path) -> None:
         splits.test_file = str((d / "test.jsonl").resolve())
 
 
-def solver_completion(nums, target) -> str | None:
-    """The cold-start target text: one step per operation, then the answer (None if unsolvable)."""
-    from tasks.countdown.solver import solve
+def solver_completion(nums, target, traces: str = "first") -> str | None:
+    """The cold-start target text: one step per operation, then the answer (None if unsolvable).
+    `traces="diverse"` shows one of the task's solutions drawn with a seed of its own:
 
-    sol = solve(nums, target, integer_only=True) or solve(nums, target)
+    >>> solver_completion([2, 3, 4], 10, "diverse") == solver_completion([2, 3, 4], 10, "diverse")
+    True
+    """
+    import random
+
+    from tasks.countdown.solver import all_solutions, solve
+
+    sols = all_solutions(sorted(nums), target) if traces == "diverse" else []
+    if sols:
+        sol = random.Random(f"{sorted(nums)}:{target}").choice(sols)
+    else:
+        sol = solve(nums, target, integer_only=True) or solve(nums, target)
     if sol is None:
         return None
     return " ".join(sol.steps) + "</think>\n<answer>" + sol.expression + "</answer>"
@@ -117,7 +128,7 @@ def prompt_dataset(rows: list[dict], tokenizer, max_prompt_length: int):
     return Dataset.from_dict(out)
 
 
-def sft_dataset(rows: list[dict], tokenizer, limit: int):
+def sft_dataset(rows: list[dict], tokenizer, limit: int, traces: str = "first"):
     """Cold-start rows (prompt, completion) for TRL's SFTTrainer; loss on the completion only."""
     from datasets import Dataset
 
@@ -127,7 +138,7 @@ def sft_dataset(rows: list[dict], tokenizer, limit: int):
     for r in rows:
         if len(prompts) >= limit:
             break
-        c = solver_completion(r["nums"], r["target"])
+        c = solver_completion(r["nums"], r["target"], traces)
         if c is None:
             continue
         prompts.append(render_prompt(tokenizer, r["nums"], r["target"]))

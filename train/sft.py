@@ -23,8 +23,9 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
         return out_dir
     tok = load_tokenizer(model_path)
     n = s.cold_start_max_traces or s.cold_start_steps * s.cold_start_batch_size
-    ds = sft_dataset(rows, tok, n)
-    log(f"cold start: SFT {s.cold_start_steps} steps x {s.cold_start_batch_size} on {len(ds)} solver traces")
+    ds = sft_dataset(rows, tok, n, s.cold_start_traces)
+    log(f"cold start: SFT {s.cold_start_steps} steps x {s.cold_start_batch_size} "
+        f"on {len(ds)} solver traces ({s.cold_start_traces} solutions)")
     args = SFTConfig(
         output_dir=str(out_dir),
         max_steps=s.cold_start_steps,

@@ -98,6 +98,34 @@ def solve(numbers, target, integer_only: bool = False) -> Solution | None:
     return Solution(expr, steps)
 
 
+def all_solutions(numbers, target) -> list[Solution]:
+    """Every integer-rule step sequence that reaches `target` using each number once, in a fixed
+    order (the cold start's "diverse" traces pick one at random, so the model sees several ways
+    to the same target instead of the search order's first).
+
+    >>> [s.expression for s in all_solutions([2, 3, 4], 10)]
+    ['4+(2*3)', '(3*4)-2']
+    """
+    out: set[Solution] = set()
+
+    def walk(items, steps):
+        if len(items) == 1:
+            if items[0][0] == target:
+                expr = items[0][1]
+                out.add(Solution(expr[1:-1] if expr.startswith("(") and _balanced_outer(expr) else expr, steps))
+            return
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                rest = [items[k] for k in range(len(items)) if k not in (i, j)]
+                (a, ea), (b, eb) = items[i], items[j]
+                for value, op, x, y in _combine(a, b, integer_only=True):
+                    ex, ey = (ea, eb) if x is a else (eb, ea)
+                    walk((*rest, (value, f"{_wrap(ex)}{op}{_wrap(ey)}")), steps + (f"{x}{op}{y}={value}",))
+
+    walk(tuple((int(n), str(int(n))) for n in numbers), ())
+    return sorted(out, key=lambda s: (s.steps, s.expression))
+
+
 def _balanced_outer(expr: str) -> bool:
     depth = 0
     for i, ch in enumerate(expr):

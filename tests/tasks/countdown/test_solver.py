@@ -85,3 +85,18 @@ def test_reachable_integers_matches_brute_force_and_solver(numbers, target):
     reach = reachable_integers(tuple(sorted(numbers)))
     assert reach == brute_force_integers(numbers)
     assert (target in reach) == is_solvable(numbers, target, integer_only=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 30), min_size=2, max_size=4), st.integers(1, 120))
+def test_all_solutions_verify_and_exist_exactly_when_the_integer_rule_reaches_the_target(numbers, target):
+    from tasks.countdown.solver import all_solutions
+
+    sols = all_solutions(numbers, target)
+    assert bool(sols) == (target in reachable_integers(tuple(sorted(numbers))))
+    assert len({(s.steps, s.expression) for s in sols}) == len(sols)
+    for s in sols:
+        assert verify_equation(s.expression, numbers, target).ok, s
+        assert len(s.steps) == len(numbers) - 1 and int(s.steps[-1].split("=")[1]) == target
+        for step in s.steps:
+            assert re.fullmatch(r"[0-9]+[-+*/][0-9]+=[0-9]+", step), step

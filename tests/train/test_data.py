@@ -1,0 +1,34 @@
+"""Cold-start traces (train/data.py): the solver's first solution, or one drawn from all of them."""
+
+from __future__ import annotations
+
+import re
+
+from tasks.countdown import verify_equation
+from tasks.countdown.solver import all_solutions
+from train.data import solver_completion
+
+TASKS = [([19, 36, 55, 7], 65), ([2, 3, 4], 10), ([44, 19, 35], 98), ([12, 97, 7, 15], 28), ([6, 4, 3, 2], 24),
+         ([8, 5, 3], 1), ([10, 2, 5, 1], 20), ([9, 3, 6], 18)]
+
+
+def answer(completion: str) -> str:
+    return re.search(r"<answer>(.*)</answer>", completion).group(1)
+
+
+def test_diverse_traces_verify_are_seeded_per_task_and_differ_from_the_first():
+    differ = 0
+    for nums, target in TASKS:
+        c = solver_completion(nums, target, "diverse")
+        assert verify_equation(answer(c), nums, target).ok, c
+        assert c == solver_completion(list(reversed(nums)), target, "diverse")  # a function of the task alone
+        steps = tuple(c.split("</think>")[0].split())
+        assert steps in {s.steps for s in all_solutions(sorted(nums), target)}
+        differ += c != solver_completion(nums, target, "first")
+    assert differ >= 2, "diverse traces never left the search order's first solution"
+
+
+def test_a_task_only_the_rational_search_solves_falls_back_to_it():
+    # 3 3 8 8 -> 24 needs 8/(3-8/3): no integer-rule solution to draw from
+    c = solver_completion([3, 3, 8, 8], 24, "diverse")
+    assert c == solver_completion([3, 3, 8, 8], 24, "first") and verify_equation(answer(c), [3, 3, 8, 8], 24).ok
