@@ -16,14 +16,19 @@ from train.config import resolve
 from train.launch import ACCELERATE_DIR, deepspeed_check
 
 
+def launch_two_processes(script: str, recipe, **env) -> subprocess.CompletedProcess:
+    """`accelerate launch` of `script train --config recipe` on 2 CPU processes (ddp-cpu.yaml)."""
+    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
+    cmd = [accelerate, "launch", "--config_file", str(ACCELERATE_DIR / "ddp-cpu.yaml"), "--num_processes", "2",
+           "--main_process_port", "0", script, "train", "--config", str(recipe)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", **env))
+
+
 @pytest.mark.slow
 def test_two_cpu_processes_ddp(shrunk_recipe):
     recipe = shrunk_recipe(save_steps=2)
-    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
-    cmd = [accelerate, "launch", "--config_file", str(ACCELERATE_DIR / "ddp-cpu.yaml"), "--num_processes", "2",
-           "--main_process_port", "0", "cli.py", "train", "--config", str(recipe)]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    r = launch_two_processes("cli.py", recipe)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     run_dir = recipe.parent / "run"
     state = json.loads((run_dir / "checkpoint-2" / "trainer_state.json").read_text())
@@ -49,11 +54,7 @@ def test_dynamic_sampling_on_two_cpu_processes(shrunk_recipe, tmp_path):
                            max_steps=3, per_device_train_batch_size=6, save_steps=3)
     record = tmp_path / "batches"
     record.mkdir()
-    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
-    cmd = [accelerate, "launch", "--config_file", str(ACCELERATE_DIR / "ddp-cpu.yaml"), "--num_processes", "2",
-           "--main_process_port", "0", "tests/train/ds_worker.py", "train", "--config", str(recipe)]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                       env=dict(os.environ, OMP_NUM_THREADS="1", DS_RECORD=str(record)))
+    r = launch_two_processes("tests/train/ds_worker.py", recipe, DS_RECORD=str(record))
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     ranks = [[json.loads(x) for x in (record / f"rank{n}.jsonl").read_text().splitlines()] for n in (0, 1)]
     assert len(ranks[0]) == len(ranks[1]) == 3
