@@ -85,6 +85,11 @@ def _wrap(expr: str) -> str:
     return expr if expr.isdigit() else f"({expr})"
 
 
+def _unwrap(expr: str) -> str:
+    """The answer without one pair of parentheses around the whole of it."""
+    return expr[1:-1] if expr.startswith("(") and _balanced_outer(expr) else expr
+
+
 def solve(numbers, target, integer_only: bool = False) -> Solution | None:
     """A solution using every number exactly once, or None if none exists."""
     conv = int if integer_only else Fraction
@@ -93,9 +98,7 @@ def solve(numbers, target, integer_only: bool = False) -> Solution | None:
     if found is None:
         return None
     _, expr, steps = found
-    if expr.startswith("(") and _balanced_outer(expr):
-        expr = expr[1:-1]
-    return Solution(expr, steps)
+    return Solution(_unwrap(expr), steps)
 
 
 def all_solutions(numbers, target) -> list[Solution]:
@@ -111,8 +114,7 @@ def all_solutions(numbers, target) -> list[Solution]:
     def walk(items, steps):
         if len(items) == 1:
             if items[0][0] == target:
-                expr = items[0][1]
-                out.add(Solution(expr[1:-1] if expr.startswith("(") and _balanced_outer(expr) else expr, steps))
+                out.add(Solution(_unwrap(items[0][1]), steps))
             return
         for i in range(len(items)):
             for j in range(i + 1, len(items)):
