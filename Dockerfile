@@ -17,6 +17,7 @@ FROM ${CUDA_IMAGE}
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
     UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
     UV_PYTHON_INSTALL_DIR=/opt/python \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
@@ -25,7 +26,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git build-essential \
  && rm -rf /var/lib/apt/lists/*
 
-# uv, the same version the lock pins (and the CPU setup uses).
+# uv, the same version the lock pins (and the CPU setup uses). UV_NO_CACHE above: uv's download
+# cache (several GB of CUDA wheels) would otherwise stay in the image's layers.
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /usr/local/bin/
 
 WORKDIR /app

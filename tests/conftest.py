@@ -41,3 +41,35 @@ def countdown_data_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("countdown-data")
     write_dataset(out, source="synthetic", train_size=2000, test_size=500, val_size=200, seed=42)
     return out
+
+
+# Rows of countdown_data_dir's train split that `taught_model_dir` has partly memorised. A run whose
+# cold start takes the first 24 train rows (3 steps x 8) starts its GRPO prompts at row 24, so its
+# curriculum pool of 8 is exactly these.
+TAUGHT_ROWS = slice(24, 32)
+
+
+@pytest.fixture(scope="session")
+def taught_model_dir(tmp_path_factory, tiny_model_dir, countdown_data_dir) -> Path:
+    """The tiny model after 150 SFT steps on solver traces of 8 train tasks: sampled at temperature
+    1.0 it solves nearly all of them nearly always, at 1.5 about one completion in five (measured:
+    hits out of 8 per task [0, 0, 2, 1, 1, 2, 1, 3]), so at 1.5 a curriculum keeps most of them and
+    GRPO groups have reward spread; it solves almost nothing else. A 3M-parameter model that solves
+    unseen tasks takes minutes of SFT; memorising 8 takes ~30 s. Deterministic: fixed seeds, one thread."""
+    import torch
+
+    from tasks.countdown.data import load_split
+    from train.config import resolve
+    from train.sft import cold_start
+
+    rows = load_split(countdown_data_dir, "train")[TAUGHT_ROWS]
+    cfg = resolve(None, ["cold_start_steps=150", "cold_start_batch_size=8", "cold_start_learning_rate=3e-3",
+                         "cold_start_lr_scheduler_type=cosine", "cold_start_warmup_steps=0",
+                         "cold_start_max_minutes=0", "use_cpu=true", "seed=42"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return cold_start(str(tiny_model_dir), rows, cfg, tmp_path_factory.mktemp("taught-model"),
+                          log=lambda *a: None)
+    finally:
+        torch.set_num_threads(threads)

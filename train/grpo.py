@@ -23,8 +23,14 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
                             guard_rewards)
 
     g, s, m = cfg.grpo, cfg.script, cfg.model
+    from .modeling import master_dtype
+
     kwargs = dict(g.model_init_kwargs or {})
-    kwargs.setdefault("dtype", m.dtype or "auto")
+    kwargs.setdefault("dtype", master_dtype(m.dtype, m.use_peft) or "auto")
+    if kwargs["dtype"] != (m.dtype or "auto"):
+        log(f"weights: loaded in {kwargs['dtype']} (master weights) for the optimizer; "
+            + ("computed in bf16 under autocast" if g.bf16 else "computed in fp32")
+            + f" (recipe dtype {m.dtype}; see train.modeling.master_dtype)")
     if m.attn_implementation:
         kwargs.setdefault("attn_implementation", m.attn_implementation)
     if m.model_revision and m.model_revision != "main":
@@ -61,4 +67,6 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(HFProgress)
+    if val_cb is not None:
+        val_cb.trainer = trainer  # validation generates through the trainer's accelerator (all ranks)
     return trainer, val_cb

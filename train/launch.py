@@ -58,25 +58,57 @@ def accelerate_command(recipe, overrides, num_gpus: int, num_nodes: int, accel_c
     return cmd
 
 
+def read_accelerate_config(path: Path) -> dict:
+    import yaml
+
+    from .config import ConfigError
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
+    if not isinstance(data, dict) or "distributed_type" not in data:
+        raise ConfigError(f"{path}: not an accelerate config (no distributed_type)")
+    return data
+
+
 def deepspeed_check(accel_path: Path, cfg) -> str:
     """Parse the accelerate config; for DeepSpeed, build the DeepSpeed config through accelerate's
     DeepSpeedPlugin and have DeepSpeed's own DeepSpeedConfig parse it with this run's batch sizes."""
-    import yaml
+    from .config import ConfigError
 
-    data = yaml.safe_load(accel_path.read_text())
+    data = read_accelerate_config(accel_path)
     if data.get("distributed_type") != "DEEPSPEED":
         return f"{data.get('distributed_type')} ({data.get('num_processes')} processes in the file; overridden)"
     ds = data.get("deepspeed_config") or {}
+    if not isinstance(ds, dict):
+        raise ConfigError(f"{accel_path}: deepspeed_config must be a mapping")
+    if ds.get("deepspeed_config_file"):
+        import json
+
+        f = Path(ds["deepspeed_config_file"])
+        try:
+            json.loads(f.read_text())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{accel_path}: deepspeed_config_file {f} does not parse "
+                              f"({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
+        return f"DeepSpeed (config file {f}, parsed as JSON)"
     from accelerate.utils import DeepSpeedPlugin
 
-    plugin = DeepSpeedPlugin(
-        zero_stage=ds.get("zero_stage", 2),
-        offload_optimizer_device=ds.get("offload_optimizer_device", "none"),
-        offload_param_device=ds.get("offload_param_device", "none"),
-        zero3_init_flag=ds.get("zero3_init_flag", False),
-        zero3_save_16bit_model=ds.get("zero3_save_16bit_model", False),
-        gradient_accumulation_steps=cfg.grpo.gradient_accumulation_steps,
-    )
+    try:
+        plugin = DeepSpeedPlugin(
+            zero_stage=ds.get("zero_stage", 2),
+            offload_optimizer_device=ds.get("offload_optimizer_device", "none"),
+            offload_param_device=ds.get("offload_param_device", "none"),
+            zero3_init_flag=ds.get("zero3_init_flag", False),
+            zero3_save_16bit_model=ds.get("zero3_save_16bit_model", False),
+            gradient_accumulation_steps=cfg.grpo.gradient_accumulation_steps,
+        )
+    except Exception as e:  # noqa: BLE001
+        raise ConfigError(f"{accel_path}: invalid deepspeed_config ({e.__class__.__name__}: "
+                          f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
     conf = dict(plugin.deepspeed_config)
     g = cfg.grpo
     conf["train_micro_batch_size_per_gpu"] = g.per_device_train_batch_size
@@ -91,6 +123,9 @@ def deepspeed_check(accel_path: Path, cfg) -> str:
         from deepspeed.runtime.config import DeepSpeedConfig
 
         parsed = DeepSpeedConfig(conf)
+    except Exception as e:  # noqa: BLE001 - DeepSpeed raises assorted types for a bad config
+        detail = "; ".join(x.strip() for x in str(e).strip().splitlines()[:3])[:240]
+        raise ConfigError(f"{accel_path}: DeepSpeed rejects the config ({e.__class__.__name__}: {detail})") from None
     finally:
         for k, v in env.items():
             if v is None:
@@ -165,3 +200,78 @@ def _has_gpu() -> bool:
         return torch.cuda.is_available()
     except Exception:  # noqa: BLE001
         return False
+
+
+def check_launch(cfg, num_gpus: int, accel_path: Path) -> dict:
+    """Everything about a launch that can be wrong before any process or model starts: one
+    ConfigError line each. Returns the parsed accelerate config."""
+    from .config import ConfigError
+
+    deepspeed_check(accel_path, cfg)  # parses the file (and DeepSpeed's config) or raises
+    data = read_accelerate_config(accel_path)
+    if cfg.grpo.use_cpu:
+        return data
+    have, bf16_ok, name = visible_gpus()
+    if have == 0:
+        raise ConfigError(f"--num-gpus {num_gpus}: no CUDA GPU is visible here (for CPU processes use a recipe "
+                          "with use_cpu: true and --accelerate-config ddp-cpu)")
+    if num_gpus > have:
+        raise ConfigError(f"--num-gpus {num_gpus}, but this machine has {have} visible GPU(s)")
+    if data.get("distributed_type") == "DEEPSPEED" and (cfg.grpo.bf16 or data.get("mixed_precision") == "bf16") \
+            and not bf16_ok:
+        raise ConfigError(f"{accel_path.name} runs ZeRO in bf16, which {name} does not support; "
+                          "use --set bf16=false --set fp16=true --set dtype=float16 with a copy of the config "
+                          "whose mixed_precision is fp16")
+    return data
+
+
+def visible_gpus() -> tuple[int, bool, str]:
+    """(CUDA devices visible, whether the first supports bf16, its name)."""
+    import torch
+
+    if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
+        return 0, False, ""
+    return torch.cuda.device_count(), torch.cuda.is_bf16_supported(), torch.cuda.get_device_name(0)
+
+
+def _executable(cmd: list[str]) -> list[str]:
+    """The printed command, made runnable: the venv's own `accelerate`, and ${VAR} / ${VAR:-default}
+    filled in from the environment (a multi-node launch needs MACHINE_RANK and MAIN_PROCESS_IP)."""
+    import re
+
+    from .config import ConfigError
+
+    def fill(arg: str) -> str:
+        def sub(m):
+            name, default = m.group(1), m.group(3)
+            val = os.environ.get(name, default)
+            if val is None:
+                raise ConfigError(f"a {name} environment variable is needed for a multi-node launch")
+            return val
+
+        return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", sub, arg)
+
+    out = [fill(c) for c in cmd]
+    local = Path(sys.executable).parent / out[0]
+    if local.is_file():
+        out[0] = str(local)
+    return out
+
+
+def launch(cfg, recipe, overrides, num_gpus: int, num_nodes: int, accel_cfg: str | None, resume: bool) -> int:
+    """Start the N training processes and wait for them; their exit status."""
+    import subprocess
+
+    accel_path = accelerate_config_path(accel_cfg, num_gpus, num_nodes)
+    check_launch(cfg, num_gpus, accel_path)
+    cmd = accelerate_command(recipe, overrides, num_gpus, num_nodes, accel_cfg, resume)
+    print("launching: " + " ".join(cmd), file=sys.stderr, flush=True)
+    proc = subprocess.Popen(_executable(cmd))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too (same process group): let them stop
+        try:
+            return proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return 130

@@ -75,6 +75,23 @@ def prepare_tiny(out_dir: Path) -> Path:
     return build_tiny_model(out_dir)
 
 
+def master_dtype(dtype: str | None, use_peft: bool = False) -> str | None:
+    """The dtype to load a model in that the optimizer will step.
+
+    AdamW stepping bf16 (or fp16) parameters loses every update smaller than the dtype's
+    resolution: at the reference's lr 5e-7, 10 steps changed under 1% of bf16 weights against
+    ~100% of fp32 ones, i.e. a multi-process DDP run would silently not learn. DeepSpeed ZeRO keeps
+    fp32 master weights itself, and a LoRA run steps only its adapters (kept in fp32 by PEFT), so
+    those load as asked; otherwise the weights load in fp32 and `bf16: true` computes in bf16 under
+    autocast (accelerate's mixed precision), the usual mixed-precision recipe.
+    """
+    from .distributed import uses_deepspeed
+
+    if dtype in ("bfloat16", "float16") and not use_peft and not uses_deepspeed():
+        return "float32"
+    return dtype
+
+
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 

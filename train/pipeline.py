@@ -15,14 +15,11 @@ import time
 from pathlib import Path
 
 from .config import TINY_MODEL, RunConfig, save_resolved
+from .distributed import is_main_process, rank_local_loading, world_size
 
 
 class TrainError(RuntimeError):
     """A run that cannot start or had to stop; printed as one line."""
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def log(msg: str) -> None:
@@ -170,12 +167,19 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         kept_file = run_dir / "data" / "grpo_prompts.jsonl"
         if not resume and is_main_process():
             kept_file.unlink(missing_ok=True)  # a fresh run samples its own policy again
-        with PartialState().main_process_first():  # rank 0 samples; the others read its file
+        # rank 0 samples (loading the policy on its own, hence rank_local_loading); the others read its file
+        with PartialState().main_process_first(), rank_local_loading():
             grpo_rows = filter_prompts(policy, grpo_rows, pool=s.grpo_filter_pool, k=s.grpo_filter_samples,
                                        temperature=g.temperature, max_new_tokens=g.max_completion_length,
                                        seed=g.seed, out_file=kept_file, log=log)
     tokenizer = load_tokenizer(policy)
     train_ds = prompt_dataset(grpo_rows, tokenizer, s.max_prompt_length)
+    per_step = g.generation_batch_size // g.num_generations  # unique prompts one generation batch takes
+    if g.max_steps > 0 and len(train_ds) < per_step:
+        # TRL's sampler would yield no batch at all: a run of 0 steps that looks finished
+        raise TrainError(f"only {len(train_ds)} GRPO prompt(s) for {per_step} per generation batch "
+                         f"({g.generation_batch_size} completions / {g.num_generations} generations); "
+                         "use more data or a smaller batch")
     val_rows = (splits.val[: s.val_limit] if s.val_limit else splits.val) if s.validate else []
     if resume_from is None and is_main_process():
         (run_dir / "metrics.jsonl").unlink(missing_ok=True)
@@ -213,12 +217,41 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         trainer.save_model(str(src))
     if not trainer.is_world_process_zero():
         return {}
+    with rank_local_loading():  # rank 0 alone from here on: no ZeRO-3 zero.Init in from_pretrained
+        final_from, final_val = _write_final(run_dir, src, chosen, state, val_cb, tokenizer, cfg)
+    write_run_json(run_dir, model="final", final_from=final_from, global_step=state.global_step)
+    log(f"final model: {final} (from {final_from}, val accuracy "
+        f"{f'{final_val:.1%}' if final_val is not None else 'n/a'})")
+
+    from .report import plot_curves
+
+    plot_curves(run_dir)
+    summary = {"run_dir": str(run_dir), "global_step": state.global_step, "grpo_seconds": round(grpo_seconds, 1),
+               "final_from": final_from, "final_val_accuracy": final_val,
+               "val_history": val_cb.history if val_cb else [], "wall_seconds": round(time.time() - t_start, 1)}
+    write_summary(run_dir, summary)
+    if s.final_eval:
+        if world_size() > 1:
+            # lm-eval's hf model would join this launch's process group and gather across it; the
+            # table is scored by one process after the launch ends (train.cli does it).
+            log("test-split table: scored by the launching process once all processes have exited "
+                f"(or run: python cli.py evaluate --model {run_dir})")
+        else:
+            summarize_run(cfg, log=log)
+            summary = write_summary(run_dir, {"wall_seconds": round(time.time() - t_start, 1)})
+    log(f"done in {(time.time() - t_start) / 60:.1f} min; summary: {run_dir / 'summary.json'}")
+    return summary
+
+
+def _write_final(run_dir: Path, src: Path, chosen: Path | None, state, val_cb, tokenizer, cfg):
+    """final/: the averaged checkpoints when that wins on val, else `src` re-saved as one plain model."""
+    final = run_dir / "final"
     if final.exists():
         shutil.rmtree(final)
     final_from = chosen.name if chosen else "last step"
     final_val = state.best_metric
     averaged = None
-    if s.average_checkpoints and chosen is not None and val_cb is not None:
+    if cfg.script.average_checkpoints and chosen is not None and val_cb is not None:
         averaged = average_if_better(run_dir, state.best_metric, val_cb, cfg.model.dtype, log)
     if averaged:
         model, final_from, final_val = averaged
@@ -228,19 +261,31 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
     if chosen is None:
         shutil.rmtree(src)
     tokenizer.save_pretrained(final)
-    write_run_json(run_dir, model="final", final_from=final_from, global_step=state.global_step)
-    log(f"final model: {final} (from {final_from}, val accuracy "
-        f"{f'{final_val:.1%}' if final_val is not None else 'n/a'})")
+    return final_from, final_val
 
-    from .report import plot_curves, summarize
 
-    plot_curves(run_dir)
-    summary = {"run_dir": str(run_dir), "global_step": state.global_step, "grpo_seconds": round(grpo_seconds, 1),
-               "final_from": final_from, "final_val_accuracy": final_val,
-               "val_history": val_cb.history if val_cb else []}
-    if s.final_eval:
-        summary.update(summarize(run_dir, baseline, splits, cfg, log=log))
-    summary["wall_seconds"] = round(time.time() - t_start, 1)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    log(f"done in {summary['wall_seconds'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
-    return summary
+def write_summary(run_dir: Path, fields: dict) -> dict:
+    p = run_dir / "summary.json"
+    data = json.loads(p.read_text()) if p.is_file() else {}
+    data.update(fields)
+    p.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def summarize_run(cfg: RunConfig, log=log) -> dict:
+    """The base-vs-trained table on the run's test split, added to summary.json. One process: called
+    at the end of a single-process run, or by `cli.py train` after a multi-process launch has ended."""
+    from tasks.countdown.data import load_split
+
+    from .data import Splits
+    from .report import summarize
+
+    run_dir = cfg.output_dir
+    info = json.loads((run_dir / "run.json").read_text())
+    if info.get("model") != "final":
+        raise TrainError(f"{run_dir}: no final model to score (run.json has no model: final)")
+    test_file = info["test_split"]
+    splits = Splits(train=[], val=[], test=load_split(test_file), val_file=info.get("val_split"), test_file=test_file)
+    t = time.time()
+    table = summarize(run_dir, info["baseline"], splits, cfg, log=log)
+    return write_summary(run_dir, table | {"summary_seconds": round(time.time() - t, 1)})

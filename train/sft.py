@@ -15,7 +15,7 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
     from trl import SFTConfig, SFTTrainer
 
     from .data import sft_dataset
-    from .modeling import load_tokenizer
+    from .modeling import load_tokenizer, master_dtype
 
     s, g = cfg.script, cfg.grpo
     if (out_dir / "config.json").is_file() and (out_dir / "sft_done").is_file():
@@ -43,14 +43,18 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
         weight_decay=0.0,
         dataloader_num_workers=0,
         max_length=None,
-        model_init_kwargs={"dtype": cfg.model.dtype or "float32"},
+        model_init_kwargs={"dtype": master_dtype(cfg.model.dtype) or "float32"},
     )
     from .callbacks import TimeLimitCallback
 
     callbacks = [TimeLimitCallback(s.cold_start_max_minutes, log)] if s.cold_start_max_minutes else []
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=ds, processing_class=tok, callbacks=callbacks)
     trainer.train()
-    trainer.save_model(str(out_dir))
-    tok.save_pretrained(str(out_dir))
-    (out_dir / "sft_done").write_text("ok\n")
+    trainer.save_model(str(out_dir))  # writes on the main process only (collective under ZeRO-3)
+    if trainer.is_world_process_zero():
+        tok.save_pretrained(str(out_dir))
+        (out_dir / "sft_done").write_text("ok\n")
+    # The other ranks load this model next: without the barrier they could read a half-written
+    # config.json (seen in 1 of 3 two-process runs).
+    trainer.accelerator.wait_for_everyone()
     return out_dir

@@ -90,3 +90,65 @@ def test_output_dir_not_writable(shrunk_recipe, tmp_path):
 def test_unknown_accelerate_config(flag):
     r = invoke("--config", "train/recipes/grpo-1.5b.yaml", "--dry-run", "--num-gpus", "2", *flag)
     _one_line_error(r, "unknown accelerate config 'zero9'")
+
+
+# --- a launch that cannot work is one line, before any process or model starts ----------------------------
+
+def test_more_gpus_than_present(shrunk_recipe, monkeypatch):
+    """Mocked: this machine has no GPU, so the launch checks are told there are 4. The recipe stays
+    a CPU one (a GPU recipe's GRPOConfig would need CUDA to resolve); its use_cpu is dropped for the check."""
+    import train.launch
+
+    monkeypatch.setattr(train.launch, "visible_gpus", lambda: (4, True, "H100"))
+    real = train.launch.check_launch
+
+    def as_gpu_recipe(cfg, *a):
+        cfg.grpo.use_cpu = False
+        return real(cfg, *a)
+
+    monkeypatch.setattr(train.launch, "check_launch", as_gpu_recipe)
+    r = invoke("--config", str(shrunk_recipe()), "--num-gpus", "8")
+    _one_line_error(r, "--num-gpus 8, but this machine has 4 visible GPU(s)")
+
+
+def test_no_gpu_for_a_gpu_recipe(shrunk_recipe, monkeypatch):
+    import train.launch
+
+    real = train.launch.check_launch
+
+    def as_gpu_recipe(cfg, *a):
+        cfg.grpo.use_cpu = False
+        return real(cfg, *a)
+
+    monkeypatch.setattr(train.launch, "check_launch", as_gpu_recipe)
+    r = invoke("--config", str(shrunk_recipe()), "--num-gpus", "2")
+    _one_line_error(r, "no CUDA GPU is visible here")
+
+
+def test_zero_with_bf16_on_a_gpu_without_bf16(shrunk_recipe, monkeypatch):
+    """Mocked: a V100-like GPU (CUDA present, no bf16) seen by the launch checks."""
+    import train.launch
+    from train.config import ConfigError, resolve
+    from train.launch import ACCELERATE_DIR, check_launch
+
+    cfg = resolve(shrunk_recipe(), neutralise_gpu_checks=True)
+    cfg.grpo.use_cpu, cfg.grpo.bf16 = False, True  # the GPU recipe's settings (they need CUDA to resolve)
+    monkeypatch.setattr(train.launch, "visible_gpus", lambda: (8, False, "Tesla V100"))
+    with pytest.raises(ConfigError, match="runs ZeRO in bf16, which Tesla V100 does not support"):
+        check_launch(cfg, 8, ACCELERATE_DIR / "zero3.yaml")
+    check_launch(cfg, 8, ACCELERATE_DIR / "ddp.yaml")  # plain DDP is not refused here
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("distributed_type: DEEPSPEED\ndeepspeed_config: {zero_stage: 3\n", "invalid YAML"),
+    ("just: a mapping\n", "not an accelerate config"),
+    ("distributed_type: DEEPSPEED\ndeepspeed_config: {zero_stage: 7}\n", "DeepSpeed rejects the config"),
+    ("distributed_type: DEEPSPEED\ndeepspeed_config: {deepspeed_config_file: DSFILE}\n", "does not parse"),
+])
+def test_deepspeed_config_that_does_not_parse(shrunk_recipe, tmp_path, content, needle):
+    ds_file = tmp_path / "ds.json"
+    ds_file.write_text("{\"zero_optimization\": ")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content.replace("DSFILE", str(ds_file)))
+    r = invoke("--config", str(shrunk_recipe()), "--num-gpus", "2", "--accelerate-config", str(bad))
+    _one_line_error(r, needle)

@@ -1,6 +1,10 @@
-"""The same `cli.py train` under `accelerate launch` with 2 CPU processes (DDP over gloo) for
-2 GRPO steps (train/accelerate/ddp-cpu.yaml: torchrun workers, `use_cpu` in the recipe), and the DeepSpeed configs as DeepSpeed parses them (DeepSpeed cannot train on
-this CPU machine: see test_deepspeed_configs_parse)."""
+"""`cli.py train` on 2 CPU processes, launched the way the README launches 8 GPUs
+(`cli.py train --num-gpus N --accelerate-config NAME`): DDP over gloo with train/accelerate/ddp-cpu.yaml
+(torchrun workers, `use_cpu` in the recipe), every phase of a run on; the reference's dtype and
+learning rate; and the DeepSpeed configs as DeepSpeed parses them.
+
+Why 2 processes: code that runs on rank 0 alone, or a rank-0 write the others read without
+waiting, hangs or races only with more than one process; one process hides both."""
 
 from __future__ import annotations
 
@@ -23,6 +27,88 @@ def launch_two_processes(script: str, recipe, **env) -> subprocess.CompletedProc
            "--main_process_port", "0", script, "train", "--config", str(recipe)]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, OMP_NUM_THREADS="1", **env))
+
+
+def train_two_processes(recipe, accelerate_config: str = "ddp-cpu", **env) -> subprocess.CompletedProcess:
+    """`cli.py train --num-gpus 2 --accelerate-config NAME`: the launcher the README documents, which
+    starts the workers, waits for them, then scores the test table in one process."""
+    cmd = [sys.executable, "cli.py", "train", "--config", str(recipe), "--num-gpus", "2",
+           "--accelerate-config", accelerate_config]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", **env))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("accelerate_config", ["ddp-cpu", "zero2", "zero3"])
+def test_two_processes_every_phase_on(shrunk_recipe, taught_model_dir, accelerate_config):
+    """Cold start, curriculum, GRPO with dynamic sampling, validation, checkpoint averaging, export
+    and the end-of-run table, all on, on 2 processes, under DDP and under DeepSpeed ZeRO-2/ZeRO-3
+    with the very config files the GPU launch uses (accelerate starts DeepSpeed on CPU processes
+    too: it skips it only for `--cpu`; DeepSpeed's CPU accelerator talks gloo). Starts from a model
+    that solves some training tasks, so the curriculum keeps prompts and groups have reward spread."""
+    recipe = shrunk_recipe(
+        model_name_or_path=str(taught_model_dir),
+        cold_start_steps=3, cold_start_batch_size=8, cold_start_learning_rate=1.0e-5,  # SFT runs, barely moves
+        # the pool is the 8 tasks the model partly memorised (tests/conftest.py TAUGHT_ROWS)
+        grpo_prompt_filter="solvable_sometimes", grpo_filter_pool=8, grpo_filter_samples=8,
+        temperature=1.5, max_completion_length=48,  # where its pass rate is ~20% (conftest.taught_model_dir)
+        dynamic_sampling=True, dynamic_sampling_max_rounds=2,
+        num_generations=4, per_device_train_batch_size=4,  # 1 prompt per process, 2 per step
+        learning_rate=1.0e-5, max_steps=2, save_steps=1,
+        val_limit=24, eval_max_new_tokens=48,               # 12 val tasks per process
+        average_checkpoints=True,
+        final_eval=True, final_eval_limit=24)
+    r = train_two_processes(recipe, accelerate_config)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-4000:]
+    # DeepSpeed really ran, at the config's stage: its per-rank state is in the checkpoint (ZeRO-3
+    # also partitions the model states; ZeRO-2 only the optimizer's)
+    ds = recipe.parent / "run" / "checkpoint-2" / "global_step2"
+    assert bool(list(ds.glob("*zero_pp_rank_1_*optim_states.pt"))) == (accelerate_config != "ddp-cpu"), out[-2000:]
+    assert (ds / "zero_pp_rank_1_mp_rank_00_model_states.pt").is_file() == (accelerate_config == "zero3")
+    run_dir = recipe.parent / "run"
+    assert (run_dir / "sft" / "sft_done").is_file() and (run_dir / "data" / "grpo_prompts.jsonl").is_file()
+    assert "2 process(es)" in r.stdout
+    # validation: every rank scored its share, the sum covers all 24 tasks, at step 0 and each save
+    vals = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [v["step"] for v in vals if "val_accuracy" in v] == [0, 1, 2], vals
+    assert "24 tasks over 2 process(es)" in out
+    assert any("sampling_rounds" in v for v in vals)
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["model"] == "final" and info["global_step"] == 2
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(run_dir / "final")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["test"]["tasks"] == 24 and summary["test"]["trained"]["total"] == 24
+    assert "| trained (GRPO, final)" in summary["table"] and "GRPO gain (greedy)" in r.stdout
+    # the table came from the launching process, after the workers had exited
+    assert out.index("scored by the launching process") < out.index("GRPO gain (greedy)")
+
+
+@pytest.mark.slow
+def test_bf16_recipe_learns_at_the_reference_lr_under_ddp(shrunk_recipe, tiny_model_dir, tmp_path):
+    """The reference's dtype and learning rate (bfloat16 weights on disk, bf16 compute, lr 5e-7)
+    under the default multi-process launcher (DDP, no ZeRO). AdamW stepping bf16 parameters at 5e-7
+    loses almost every update (under 1% of weights change); with fp32 master weights nearly all do."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    base = tmp_path / "bf16-base"
+    shutil.copytree(tiny_model_dir, base)
+    AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.bfloat16).save_pretrained(base)  # like Qwen's files
+    recipe = shrunk_recipe(model_name_or_path=str(base), dtype="bfloat16", bf16=True, learning_rate=5.0e-7,
+                           max_steps=1, save_steps=1, validate=False)
+    r = train_two_processes(recipe)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    before = load_file(base / "model.safetensors")
+    after = load_file(recipe.parent / "run" / "checkpoint-1" / "model.safetensors")
+    changed = sum(int((after[k].float() != before[k].float()).sum()) for k in before)
+    total = sum(v.numel() for v in before.values())
+    assert changed / total > 0.5, f"only {changed / total:.2%} of the weights moved in one step"
 
 
 @pytest.mark.slow
