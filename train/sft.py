@@ -57,4 +57,14 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
     # The other ranks load this model next: without the barrier they could read a half-written
     # config.json (seen in 1 of 3 two-process runs).
     trainer.accelerator.wait_for_everyone()
+    # GRPO builds its own Accelerator next. accelerate keeps one shared state per process and
+    # refuses a second DeepSpeed plugin ("You cannot pass in a `deepspeed_plugin` when creating a
+    # second `Accelerator`"), so the SFT's engine is released and that state cleared; the process
+    # group (PartialState) stays.
+    from accelerate.state import AcceleratorState, GradientState
+
+    trainer.accelerator.free_memory()
+    del trainer
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
     return out_dir
