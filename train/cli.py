@@ -69,7 +69,8 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
             if rc != 0:
                 raise click.ClickException(f"the training launch exited with status {rc} (its log is above); "
                                            "checkpoints already written are intact (continue with --resume)")
-            if cfg.script.final_eval and os.environ.get("MACHINE_RANK", "0") == "0":
+            several = (num_gpus or 1) * num_nodes > 1  # one process scored its own table already
+            if several and cfg.script.final_eval and os.environ.get("MACHINE_RANK", "0") == "0":
                 # one process, after the launch: lm-eval never runs inside the N-process group
                 summarize_run(cfg)
             return

@@ -237,7 +237,8 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
             log("test-split table: scored by the launching process once all processes have exited "
                 f"(or run: python cli.py evaluate --model {run_dir})")
         else:
-            summarize_run(cfg, log=log)
+            with rank_local_loading():  # a 1-process DeepSpeed launch: lm-eval loads plain models
+                summarize_run(cfg, log=log)
             summary = write_summary(run_dir, {"wall_seconds": round(time.time() - t_start, 1)})
     log(f"done in {(time.time() - t_start) / 60:.1f} min; summary: {run_dir / 'summary.json'}")
     return summary

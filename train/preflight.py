@@ -147,7 +147,8 @@ class Preflight:
 
     def evaluate(self) -> str:
         backend = "vllm" if self.gpu else "hf"
-        _cli(["evaluate", "--model", str(self.run), "--backend", backend, "--limit", "8", "--max-gen-toks", "16",
+        _cli(["evaluate", "--model", str(self.run), "--no-baseline", "--backend", backend, "--limit", "8",
+              "--max-gen-toks", "16",
                     "--out", str(self.work / "eval")], self.work / "evaluate.log", timeout=600)
         if not (self.work / "eval" / "summary.json").is_file():
             raise RuntimeError("no eval summary.json")

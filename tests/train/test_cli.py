@@ -94,33 +94,31 @@ def test_unknown_accelerate_config(flag):
 
 # --- a launch that cannot work is one line, before any process or model starts ----------------------------
 
-def test_more_gpus_than_present(shrunk_recipe, monkeypatch):
-    """Mocked: this machine has no GPU, so the launch checks are told there are 4. The recipe stays
-    a CPU one (a GPU recipe's GRPOConfig would need CUDA to resolve); its use_cpu is dropped for the check."""
+@pytest.fixture
+def as_gpu_recipe(monkeypatch):
+    """The launch checks see the recipe as a GPU one (use_cpu off): a real GPU recipe's GRPOConfig
+    needs CUDA to resolve, so a CPU recipe stands in and only its use_cpu is dropped for the check."""
     import train.launch
 
-    monkeypatch.setattr(train.launch, "visible_gpus", lambda: (4, True, "H100"))
     real = train.launch.check_launch
 
-    def as_gpu_recipe(cfg, *a):
+    def check(cfg, *a):
         cfg.grpo.use_cpu = False
         return real(cfg, *a)
 
-    monkeypatch.setattr(train.launch, "check_launch", as_gpu_recipe)
+    monkeypatch.setattr(train.launch, "check_launch", check)
+
+
+def test_more_gpus_than_present(shrunk_recipe, monkeypatch, as_gpu_recipe):
+    """Mocked: this machine has no GPU, so the launch checks are told there are 4."""
+    import train.launch
+
+    monkeypatch.setattr(train.launch, "visible_gpus", lambda: (4, True, "H100"))
     r = invoke("--config", str(shrunk_recipe()), "--num-gpus", "8")
     _one_line_error(r, "--num-gpus 8, but this machine has 4 visible GPU(s)")
 
 
-def test_no_gpu_for_a_gpu_recipe(shrunk_recipe, monkeypatch):
-    import train.launch
-
-    real = train.launch.check_launch
-
-    def as_gpu_recipe(cfg, *a):
-        cfg.grpo.use_cpu = False
-        return real(cfg, *a)
-
-    monkeypatch.setattr(train.launch, "check_launch", as_gpu_recipe)
+def test_no_gpu_for_a_gpu_recipe(shrunk_recipe, as_gpu_recipe):
     r = invoke("--config", str(shrunk_recipe()), "--num-gpus", "2")
     _one_line_error(r, "no CUDA GPU is visible here")
 

@@ -68,7 +68,7 @@ def test_two_processes_every_phase_on(shrunk_recipe, taught_model_dir, accelerat
     assert (ds / "zero_pp_rank_1_mp_rank_00_model_states.pt").is_file() == (accelerate_config == "zero3")
     run_dir = recipe.parent / "run"
     assert (run_dir / "sft" / "sft_done").is_file() and (run_dir / "data" / "grpo_prompts.jsonl").is_file()
-    assert "2 process(es)" in r.stdout
+    assert "2 process(es), 8 completions/step" in r.stdout  # 4 per process x 2 processes
     # validation: every rank scored its share, the sum covers all 24 tasks, at step 0 and each save
     vals = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [v["step"] for v in vals if "val_accuracy" in v] == [0, 1, 2], vals
@@ -87,41 +87,40 @@ def test_two_processes_every_phase_on(shrunk_recipe, taught_model_dir, accelerat
 
 
 @pytest.mark.slow
-def test_bf16_recipe_learns_at_the_reference_lr_under_ddp(shrunk_recipe, tiny_model_dir, tmp_path):
+def test_bf16_recipe_learns_at_the_reference_lr_under_ddp(shrunk_recipe, taught_model_dir, countdown_data_dir,
+                                                          tmp_path):
     """The reference's dtype and learning rate (bfloat16 weights on disk, bf16 compute, lr 5e-7)
     under the default multi-process launcher (DDP, no ZeRO). AdamW stepping bf16 parameters at 5e-7
-    loses almost every update (under 1% of weights change); with fp32 master weights nearly all do."""
+    loses almost every update (under 1% of weights change); with fp32 master weights nearly all do.
+    The prompts are the tasks the taught model solves sometimes, so groups have reward spread and
+    there is a gradient to apply."""
     import shutil
 
     import torch
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
+    from tasks.countdown.data import load_split, write_jsonl
+    from tests.conftest import TAUGHT_ROWS
+
     base = tmp_path / "bf16-base"
-    shutil.copytree(tiny_model_dir, base)
-    AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.bfloat16).save_pretrained(base)  # like Qwen's files
-    recipe = shrunk_recipe(model_name_or_path=str(base), dtype="bfloat16", bf16=True, learning_rate=5.0e-7,
-                           max_steps=1, save_steps=1, validate=False)
+    shutil.copytree(taught_model_dir, base)
+    AutoModelForCausalLM.from_pretrained(taught_model_dir, dtype=torch.bfloat16).save_pretrained(base)  # like Qwen's
+    data = tmp_path / "data"
+    shutil.copytree(countdown_data_dir, data)
+    write_jsonl(load_split(countdown_data_dir, "train")[TAUGHT_ROWS], data / "train.jsonl")
+    recipe = shrunk_recipe(model_name_or_path=str(base), dataset=str(data), dtype="bfloat16", bf16=True,
+                           learning_rate=5.0e-7, temperature=1.5, max_completion_length=48, max_steps=1,
+                           save_steps=1, validate=False)
     r = train_two_processes(recipe)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    metrics = [json.loads(x) for x in (recipe.parent / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[0]["grad_norm"] > 0, metrics  # a real gradient, so any unchanged weight is precision loss
     before = load_file(base / "model.safetensors")
     after = load_file(recipe.parent / "run" / "checkpoint-1" / "model.safetensors")
     changed = sum(int((after[k].float() != before[k].float()).sum()) for k in before)
     total = sum(v.numel() for v in before.values())
     assert changed / total > 0.5, f"only {changed / total:.2%} of the weights moved in one step"
-
-
-@pytest.mark.slow
-def test_two_cpu_processes_ddp(shrunk_recipe):
-    recipe = shrunk_recipe(save_steps=2)
-    r = launch_two_processes("cli.py", recipe)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
-    run_dir = recipe.parent / "run"
-    state = json.loads((run_dir / "checkpoint-2" / "trainer_state.json").read_text())
-    assert state["global_step"] == 2
-    assert json.loads((run_dir / "run.json").read_text())["model"] == "final"
-    # each optimizer step took 8 completions from each of the 2 processes
-    assert "2 process(es), 16 completions/step" in r.stdout, r.stdout[-2000:]
 
 
 @pytest.mark.parametrize("name", ["zero2", "zero3", "multi-node"])
