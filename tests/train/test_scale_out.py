@@ -152,3 +152,16 @@ def test_dynamic_sampling_on_two_cpu_processes(shrunk_recipe, tmp_path):
     steps = [json.loads(x) for x in (recipe.parent / "run" / "metrics.jsonl").read_text().splitlines()]
     steps = [s for s in steps if "sampling_rounds" in s]
     assert len(steps) == 3 and max(s["sampling_rounds"] for s in steps) > 1, "no step refilled its dead groups"
+
+
+def test_readme_gpu_command_uses_a_tested_config():
+    """The README's 8-GPU command names an accelerate config that the 2-process test above runs."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    cmd = re.search(r"python cli\.py train --config train/recipes/grpo-1\.5b\.yaml --num-gpus 8 "
+                    r"--accelerate-config (\w+)", readme)
+    assert cmd, "the README lost its 8-GPU command"
+    tested = test_two_processes_every_phase_on.pytestmark
+    params = next(m.args[1] for m in tested if m.name == "parametrize")
+    assert cmd.group(1) in params and (ACCELERATE_DIR / f"{cmd.group(1)}.yaml").is_file()
