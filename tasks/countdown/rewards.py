@@ -55,7 +55,15 @@ def is_well_formatted(text: str) -> bool:
     if any(full.count(tag) != 1 for tag in _TAGS):
         return False
     m = _FORMAT.fullmatch(full)
-    return bool(m and m.group("think").strip() and m.group("answer").strip())
+    return bool(m and _visible(m.group("think")) and _visible(m.group("answer")))
+
+
+def _visible(text: str) -> bool:
+    """Holds a character that shows: not whitespace, and not a zero-width/format character
+    (U+200B, U+FEFF, U+2060 and the rest of Unicode's Cf category, which survive str.strip)."""
+    import unicodedata
+
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 
 def format_reward(completions, **kwargs) -> list[float]:

@@ -88,19 +88,27 @@ class _Reject(Exception):
 
 
 def extract_answer(completion: str | None) -> str | None:
-    """Text inside the *last* `<answer>…</answer>` block, or None."""
+    """Text inside the *last* complete `<answer>…</answer>` block, or None.
+
+    The block ends at the first `</answer>` after its `<answer>`, so a duplicated closing tag
+    (`<answer>E</answer></answer>`, a known degenerate output) still reads as E. A block longer
+    than the equation cap is returned stripped and cut just past the cap, so surrounding
+    whitespace never counts against it and the caller's work stays bounded.
+    """
     if not isinstance(completion, str):
         return None
-    # str.rfind is a linear C scan (tens of microseconds for 1 MB), so the whole text is searched.
-    end = completion.rfind(ANSWER_CLOSE)
-    if end < 0:
+    # str.rfind / find are linear C scans (tens of microseconds for 1 MB), so the whole text is searched.
+    last_close = completion.rfind(ANSWER_CLOSE)
+    if last_close < 0:
         return None
-    start = completion.rfind(ANSWER_OPEN, 0, end)
+    start = completion.rfind(ANSWER_OPEN, 0, last_close)
     if start < 0:
         return None
-    if end - start > MAX_EQUATION_CHARS + len(ANSWER_OPEN) + 64:
-        return completion[start + len(ANSWER_OPEN) : start + len(ANSWER_OPEN) + MAX_EQUATION_CHARS + 1]
-    return completion[start + len(ANSWER_OPEN) : end]
+    start += len(ANSWER_OPEN)
+    end = completion.find(ANSWER_CLOSE, start)
+    if end - start > MAX_EQUATION_CHARS + 64:
+        return completion[start:end].strip()[: MAX_EQUATION_CHARS + 1]
+    return completion[start:end]
 
 
 def _as_int(x) -> int:
@@ -279,8 +287,13 @@ def _verdict(equation, numbers, target, fast: bool) -> Verdict:
 def _verify_equation(equation, numbers, target, fast: bool = True) -> Verdict:
     if not isinstance(equation, str):
         raise _Reject("no_answer")
+    # Whitespace is not content: surrounding whitespace does not count against the cap, and a line
+    # break (\n or \r\n) between terms is a space (Python's parser would end the expression there).
+    equation = equation.strip()
     if len(equation) > MAX_EQUATION_CHARS:
         raise _Reject("too_long")
+    if "\n" in equation or "\r" in equation:
+        equation = equation.replace("\r", " ").replace("\n", " ")
     if type(numbers) is list and 0 < len(numbers) <= MAX_NUMBERS and set(map(type, numbers)) == _INT_ONLY:
         nums = numbers  # the common case, checked in one C-speed pass
     else:

@@ -15,6 +15,8 @@ SHRUNK = {
     "cold_start_steps": 0,             # no SFT: these tests exercise the GRPO/infra path only
     "max_steps": 2,                    # two optimizer steps prove the loop, not learning
     "use_cpu": True,
+    "bf16": True,                      # TRL's default, said out loud: bf16 compute as the reference (CPU autocast),
+                                       # and what the zero2/zero3 configs' mixed_precision expects
     "learning_rate": 1.0e-3,           # large, so one step visibly moves the weights
     "beta": 0.0,                       # no reference model: half the forward passes
     "loss_type": "dapo",

@@ -41,6 +41,8 @@ FORMAT_CASES = [
     (ASSISTANT_PREFILL + "x</think><answer>1</answer>", 1.0),  # whole assistant turn handed back
     ("</think><answer>1</answer>", 0.0),  # empty think
     ("   \n</think><answer>1</answer>", 0.0),  # whitespace-only think
+    ("\u200b\u200c</think><answer>1</answer>", 0.0),  # zero-width-only think (survives str.strip)
+    ("x</think><answer>\u200b\ufeff\u2060</answer>", 0.0),  # zero-width-only answer
     ("x</think><answer></answer>", 0.0),  # empty answer
     ("x</think><answer>1</answer></answer>", 0.0),  # duplicated closing tag (a known degenerate output)
     ("x</think><answer>1</answer><answer>2</answer>", 0.0),

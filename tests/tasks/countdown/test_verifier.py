@@ -117,6 +117,11 @@ GOOD_EQUATIONS = [
     ("\n 1 +\t2 \n", [1, 2], 3),
     ("1+2", [1.0, 2], 3.0),  # integral floats and strings are read as the integers they are
     ("1+2", ["1", "2"], "3"),
+    # whitespace is not content, wherever it stands (issue 15: these were false rejects)
+    ("55+36\n-7-19", NUMS, 65),  # a line break between terms, outside parentheses
+    ("55+36\r\n-7\r\n-19\r\n", NUMS, 65),  # \r\n line endings
+    (" " * 250 + "55+36-7-19", NUMS, 65),  # surrounding whitespace does not count against the cap
+    ("55+36-7-19" + "\n" * 300, NUMS, 65),
 ]
 
 
@@ -152,7 +157,9 @@ ADVERSARIAL_COMPLETIONS = [
     ("<answer>55+36-7-19</answer>" + "x" * MB, True, "ok"),  # answer first, 1 MB after it
     ("<answer>" + "(" * 100_000 + "1" + ")" * 100_000 + "</answer>", False, "too_long"),
     ("(" * 100_000 + "55+36-7-19" + ")" * 100_000, False, "no_answer"),
-    ("<answer>" * (MB // 8) + "</answer>" * (MB // 9), False, "too_long"),
+    # the last complete block is the innermost "<answer></answer>": empty (the duplicated closing
+    # tags after it are not part of it)
+    ("<answer>" * (MB // 8) + "</answer>" * (MB // 9), False, "empty"),
     ("<answer<answer" * (MB // 14) + "</answer>", False, "no_answer"),
     ("</answer" * (MB // 8), False, "no_answer"),
     ("<answer>" + "1+" * (MB // 2) + "1</answer>", False, "too_long"),
@@ -162,6 +169,10 @@ ADVERSARIAL_COMPLETIONS = [
     ("<answer>55+36-7-19", False, "no_answer"),
     ("55+36-7-19</answer>", False, "no_answer"),
     ("<answer>55+36-7-19</answer><answer>__import__('os').system('id')</answer>", False, "disallowed"),
+    ("<answer>55+36-7-19</answer></answer>", True, "ok"),  # a duplicated closing tag (issue 15)
+    ("<answer>55+36-7</answer><answer>55+36-7-19</answer></answer></answer>", True, "ok"),
+    ("<answer>" + " " * MB + "55+36-7-19 </answer>", True, "ok"),  # 1 MB of padding, still bounded
+    ("<answer>" + " " * MB + "55+36-7-19" + " " * MB + "</answer>", True, "ok"),
     ("", False, "no_answer"),
     (None, False, "no_answer"),
     (b"<answer>55+36-7-19</answer>", False, "no_answer"),
