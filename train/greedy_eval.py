@@ -39,22 +39,29 @@ def generate_completions(model, tokenizer, rows: list[dict], batch_size: int, nu
         model.train(was_training)
 
 
+def score_generation(row: dict, text: str) -> dict:
+    """Score a completion generated without a stop string exactly as the lm-eval task scores the
+    same tokens: cut at the first `</answer>` (the task's stop string), then the task's own scoring
+    (which closes an answer block the token budget left open). Validation and test numbers of one
+    model then differ only by their tasks."""
+    from tasks.countdown.lm_eval_hooks import cut_at_stop, score
+
+    return score(row, cut_at_stop(text))
+
+
 def greedy_accuracy(model, tokenizer, rows: list[dict], max_new_tokens: int = 64, batch_size: int = 125,
                     return_samples: bool = False) -> dict:
-    from tasks.countdown.rewards import is_well_formatted
-    from tasks.countdown.verifier import verify
-
     correct = formatted = 0
     samples = []
     for chunk, texts in generate_completions(model, tokenizer, rows, batch_size, max_new_tokens=max_new_tokens,
                                              do_sample=False):
         for r, t in zip(chunk, texts):
-            v = verify(t, r["nums"], r["target"])
-            correct += v.ok
-            formatted += is_well_formatted(t)
+            s = score_generation(r, t)
+            correct += s["ok"]
+            formatted += s["well_formatted"]
             if return_samples:
-                samples.append({"nums": r["nums"], "target": r["target"], "completion": t, "ok": v.ok,
-                                "reason": v.reason})
+                samples.append({"nums": r["nums"], "target": r["target"], "completion": t, "ok": s["ok"],
+                                "reason": s["reason"]})
     n = len(rows)
     acc = correct / n if n else 0.0
     res = {"correct": correct, "total": n, "accuracy": acc, "stderr": (acc * (1 - acc) / max(n - 1, 1)) ** 0.5,

@@ -91,6 +91,15 @@ def keep_all(resps, docs):
     return resps
 
 
+def cut_at_stop(completion: str) -> str:
+    """What generation with `until: ["</answer>"]` leaves of a longer completion: the text before
+    the first stop string. Scorers that generate without a stop string (training's validation)
+    apply it, so the same tokens get the same verdict there and here."""
+    text = completion or ""
+    i = text.find(STOP)
+    return text if i < 0 else text[:i]
+
+
 def close_answer(completion: str) -> str:
     """Put back the stop string the backend cut off, when an answer block is left open."""
     text = completion or ""
