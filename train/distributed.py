@@ -26,7 +26,7 @@ def is_main_process() -> bool:
 
 
 def uses_deepspeed() -> bool:
-    """True in a process that accelerate (or our CPU route, see train/launch.py) started for DeepSpeed."""
+    """True in a process that `accelerate launch` started with a DeepSpeed config (on GPUs or CPUs)."""
     return os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() in ("1", "true", "yes")
 
 
@@ -34,13 +34,6 @@ def _dist():
     import torch.distributed as dist
 
     return dist if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1 else None
-
-
-def barrier() -> None:
-    """Every rank waits here: what rank 0 wrote before is complete when the others go on."""
-    dist = _dist()
-    if dist is not None:
-        dist.barrier()
 
 
 def broadcast_from_rank0(value):

@@ -144,7 +144,7 @@ def dry_run_report(cfg, recipe, overrides, num_gpus: int, num_nodes: int, accel_
     completions = g.per_device_train_batch_size * procs * g.gradient_accumulation_steps
     lines = [f"recipe: {cfg.recipe_path}" + (f" + {len(overrides)} override(s)" if overrides else "")]
     lines.append("GRPOConfig: built by TRL " + __import__("trl").__version__
-                 + (" (bf16/fp16/tf32 switched off for this CPU-only check)" if not _has_gpu() else ""))
+                 + (" (bf16/fp16/tf32 switched off for this CPU-only check)" if not visible_gpus()[0] else ""))
     lines.append(f"model: {check_model(m.model_name_or_path, strict=False)}; dtype {m.dtype}, "
                  f"attention {m.attn_implementation}, LoRA {'r=%d' % m.lora_r if m.use_peft else 'off'}")
     lines.append(f"data: {_describe_dataset(s)}; rewards {s.reward_funcs}; max_prompt_length {s.max_prompt_length}")
@@ -191,15 +191,6 @@ def _describe_dataset(s) -> str:
     if _looks_local_dir(s.dataset):
         return f"{p} (absent: built from '{s.dataset_source}' at launch)"
     return f"hub dataset {s.dataset} (loaded at launch)"
-
-
-def _has_gpu() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def check_launch(cfg, num_gpus: int, accel_path: Path) -> dict:

@@ -56,13 +56,18 @@ def check_output_dir(run_dir: Path) -> None:
         raise TrainError(f"output directory is not writable: {run_dir}") from None
 
 
-def write_run_json(run_dir: Path, **fields) -> None:
-    p = run_dir / "run.json"
+def update_json(p: Path, fields: dict) -> dict:
+    """Merge `fields` into the JSON object at `p` (created if absent), replaced atomically."""
     data = json.loads(p.read_text()) if p.is_file() else {}
     data.update(fields)
     tmp = p.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, p)
+    return data
+
+
+def write_run_json(run_dir: Path, **fields) -> None:
+    update_json(run_dir / "run.json", fields)
 
 
 def set_threads(n: int, use_cpu: bool) -> None:
@@ -266,11 +271,7 @@ def _write_final(run_dir: Path, src: Path, chosen: Path | None, state, val_cb, t
 
 
 def write_summary(run_dir: Path, fields: dict) -> dict:
-    p = run_dir / "summary.json"
-    data = json.loads(p.read_text()) if p.is_file() else {}
-    data.update(fields)
-    p.write_text(json.dumps(data, indent=2) + "\n")
-    return data
+    return update_json(run_dir / "summary.json", fields)
 
 
 def summarize_run(cfg: RunConfig, log=log) -> dict:

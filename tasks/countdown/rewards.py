@@ -14,6 +14,7 @@ inside the think block; the format check puts that prefix back before matching.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .prompt import ASSISTANT_PREFILL, THINK_PREFILL
 from .verifier import extract_answer, verify
@@ -61,8 +62,6 @@ def is_well_formatted(text: str) -> bool:
 def _visible(text: str) -> bool:
     """Holds a character that shows: not whitespace, and not a zero-width/format character
     (U+200B, U+FEFF, U+2060 and the rest of Unicode's Cf category, which survive str.strip)."""
-    import unicodedata
-
     return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 

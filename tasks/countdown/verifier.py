@@ -307,7 +307,7 @@ def _verify_equation(equation, numbers, target, fast: bool = True) -> Verdict:
             raise _Reject("bad_task")
     goal = target if type(target) is int else _as_int(target)
 
-    text = equation.strip()
+    text = equation  # stripped above
     if not text:
         raise _Reject("empty")
     # The reference prompt's own example is "(1 + 2) / 3 = 1": accept one "= N" suffix when
