@@ -6,7 +6,7 @@ OpenAI-compatible server (`cli.py serve`, `vllm serve`, ...) is scored like a lo
 Three changes, nothing else:
 - the prompt ends with the assistant prefill, so the request asks the server to continue that
   message (`continue_final_message`, vLLM's chat-completions extension) instead of opening a new turn;
-- a server run with a reasoning parser (vLLM `--reasoning-parser deepseek_r1`) returns the think
+- a server run with a reasoning parser (`cli.py serve`'s `mini_r1`, or a vLLM one) returns the think
   block apart from the content; it is joined back, so the format check sees the whole completion;
 - an answer that is not a chat completion is an error, not a silently empty completion.
 """

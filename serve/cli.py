@@ -19,7 +19,8 @@ from pathlib import Path
 import click
 
 from .model_path import resolve_model_dir, served_name
-from .server import DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOST, DEFAULT_PORT, ServerConfig, VLLMServer, stop_on_signals
+from .server import (DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOST, DEFAULT_PORT, PARSER_NAME, ServerConfig, VLLMServer,
+                     stop_on_signals)
 
 DEFAULT_RUN = "runs/tiny-r1-countdown"
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +37,9 @@ def _server_options(f):
         click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default=None,
                      help="Weights/activations dtype. Default: float32 on CPU (what the tiny model trains in), "
                           "vLLM's auto on GPU."),
-        click.option("--reasoning-parser", default="deepseek_r1", show_default=True,
-                     help="vLLM reasoning parser splitting <think>…</think> into 'reasoning'; 'none' to disable."),
+        click.option("--reasoning-parser", default=PARSER_NAME, show_default=True,
+                     help=f"vLLM reasoning parser splitting <think>…</think> into 'reasoning': '{PARSER_NAME}' "
+                          "(the project's, splits at the text </think>: any tokenizer), a vLLM one, or 'none'."),
         click.option("--health-timeout", type=click.FloatRange(1), default=DEFAULT_HEALTH_TIMEOUT, show_default=True,
                      help="Seconds to wait for /health before giving up (the log tail is shown)."),
         click.option("--log-file", type=click.Path(dir_okay=False), default=None,
@@ -91,20 +93,29 @@ def serve(model, host, port, name, api_key, max_model_len, dtype, reasoning_pars
 
 
 def ready_message(base_url: str, model: str, api_key: str | None) -> str:
-    """The URL and two example requests (curl and the OpenAI client) with the project's prompt."""
-    from tasks.countdown.prompt import build_messages
+    """The URL and example requests: the exact training prompt (curl and the OpenAI client), and
+    the plain request the served chat template completes to the same prompt."""
+    from tasks.countdown.prompt import build_messages, user_message
 
     from .client import CONTINUE_PREFILL
 
     numbers, target = EXAMPLE_TASK
     body = {"model": model, "messages": build_messages(numbers, target), "max_tokens": 256, **CONTINUE_PREFILL}
+    plain = {"model": model, "messages": [{"role": "user", "content": user_message(numbers, target)}],
+             "max_tokens": 256}
     auth = f" -H 'Authorization: Bearer {api_key}'" if api_key else ""
     key = repr(api_key) if api_key else '"EMPTY"'
     return f"""
 ready: {base_url}/v1  (model '{model}'; health: {base_url}/health; Ctrl-C stops it)
+Requests without a temperature are greedy, as `evaluate` scores the model.
 
+# the training prompt: system, user, and the assistant turn prefilled up to <think>, continued
 curl {base_url}/v1/chat/completions -H 'Content-Type: application/json'{auth} \\
   -d {shlex.quote(json.dumps(body))}
+
+# a plain request: the served chat template adds the system prompt and the prefill itself
+curl {base_url}/v1/chat/completions -H 'Content-Type: application/json'{auth} \\
+  -d {shlex.quote(json.dumps(plain))}
 
 python - <<'EOF'
 from openai import OpenAI
@@ -163,9 +174,8 @@ def demo(base_url, model, model_name, host, port, share, max_tokens_cap, concurr
                 server.start()
                 server.wait_healthy(timeout=health_timeout)
                 base_url, model_name = server.base_url, cfg.served_name
-            elif vllm_args or model:
-                raise click.UsageError("--model and extra vLLM arguments only apply when the demo starts the server "
-                                       "itself (no --base-url)")
+            else:
+                _refuse_server_options()
             client, model_name = _connect(base_url, api_key, model_name)
             from .demo import build_app
 
@@ -179,6 +189,24 @@ def demo(base_url, model, model_name, host, port, share, max_tokens_cap, concurr
             if server is not None:
                 click.echo("stopping the vLLM server...", err=True)
                 server.stop()
+
+
+# The demo's options that configure the vLLM server it starts; with --base-url there is none to configure.
+SERVER_ONLY = ("model", "vllm_args", "server_port", "max_model_len", "dtype", "reasoning_parser", "health_timeout",
+               "log_file")
+
+
+def _refuse_server_options() -> None:
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = [p for p in ctx.command.params if p.name in SERVER_ONLY
+             and ctx.get_parameter_source(p.name) not in (ParameterSource.DEFAULT, None)]
+    if given:
+        names = ", ".join(p.opts[0] if p.opts and p.opts[0].startswith("-") else "extra vLLM arguments"
+                          for p in given)
+        raise click.UsageError(f"{names}: only for the server the demo starts itself; with --base-url the "
+                               "server is already running (configure it where it was started)")
 
 
 def _default_run() -> Path:

@@ -3,16 +3,11 @@ judging the reply with the project's one verifier.
 
 The request is the training prompt (`tasks.countdown.prompt.build_messages`, assistant turn
 prefilled up to `<think>`), sent with `continue_final_message` so the model continues inside
-the think block. With `--reasoning-parser deepseek_r1` vLLM returns the text before
-`</think>` as `reasoning` and the rest as `content` (the prefilled `<think>` is in the
-prompt, not the output: the parser then treats everything up to `</think>` as reasoning).
-A server without that parser returns one `content` string; `split_reasoning` does the same
-split here, so the demo works against either.
+the think block. `cli.py serve`'s reasoning parser (`mini_r1`, serve/reasoning_parser.py)
+returns the text before `</think>` as `reasoning` and the rest as `content`; a server
+without a parser returns one `content` string, which `split_reasoning` splits here by the
+same rule (serve.think_split), so the demo works against either.
 
-    >>> split_reasoning("24+5=29 </think><answer>24+5</answer>")
-    ('24+5=29 ', '<answer>24+5</answer>')
-    >>> split_reasoning("no end tag")
-    ('no end tag', None)
     >>> completion_text("a=1 ", "<answer>1</answer>")
     'a=1 </think><answer>1</answer>'
 """
@@ -25,17 +20,10 @@ from dataclasses import dataclass
 from tasks.countdown.prompt import build_messages
 from tasks.countdown.verifier import Verdict, verify
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+from .think_split import THINK_CLOSE, split_reasoning
+
 # The prefill ends the prompt inside the assistant turn: continue it, add no new turn.
 CONTINUE_PREFILL = {"continue_final_message": True, "add_generation_prompt": False}
-
-
-def split_reasoning(text: str) -> tuple[str, str | None]:
-    """(reasoning, content) like vLLM's deepseek_r1 parser: split at the first `</think>`; no
-    `</think>` means it is all reasoning (the completion starts inside the think block)."""
-    text = text.removeprefix(THINK_OPEN)
-    reasoning, sep, content = text.partition(THINK_CLOSE)
-    return (reasoning, content or None) if sep else (text, None)
 
 
 def completion_text(reasoning: str | None, content: str | None) -> str:

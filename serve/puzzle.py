@@ -7,6 +7,10 @@ sentence (PuzzleError), never a traceback in the page.
     Traceback (most recent call last):
     ...
     serve.puzzle.PuzzleError: numbers must be whole numbers separated by commas or spaces (got 'x')
+    >>> puzzle_in_message("Using the numbers [19, 36, 55, 7], create an equation that equals 65. ...")
+    ([19, 36, 55, 7], 65)
+    >>> puzzle_in_message("numbers 3 4 5, target 23"), puzzle_in_message("hello")
+    (([3, 4, 5], 23), None)
 """
 
 from __future__ import annotations
@@ -45,6 +49,24 @@ def parse_puzzle(numbers_text: str | None, target_text: str | None) -> tuple[lis
     if not target_text:
         raise PuzzleError("enter the target, e.g. 65")
     return numbers, _int(target_text, "target")
+
+
+# A chat message that poses a Countdown puzzle: the training prompt's wording, or a short
+# "numbers 3 4 5 ... target 23" / "... make 23" / "... reach 23".
+_IN_MESSAGE = re.compile(
+    r"numbers\s*:?\s*\[?\s*(\d+(?:\s*[,\s]\s*\d+)+)\s*\]?.*?(?:equals?|make|reach|target(?:\s+is)?)\s*:?\s*(\d+)",
+    re.I | re.S)
+
+
+def puzzle_in_message(text: str | None) -> tuple[list[int], int] | None:
+    """(numbers, target) when a chat message poses a puzzle the verifier can judge, else None."""
+    m = _IN_MESSAGE.search(text or "")
+    if not m:
+        return None
+    try:
+        return parse_puzzle(m.group(1), m.group(2))
+    except PuzzleError:
+        return None
 
 
 class PuzzleSource:

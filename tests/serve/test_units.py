@@ -5,17 +5,18 @@ line, the server command and its CPU defaults, and the modules' doctests (pytest
 from __future__ import annotations
 
 import doctest
+import json
 import importlib
 
 import pytest
 
 from serve.client import Answer, completion_text, judge, split_reasoning
-from serve.demo import verdict_markdown
+from serve.demo import BAD_COLOUR, OK_COLOUR, verdict_html
 from serve.puzzle import PuzzleError, PuzzleSource, parse_puzzle
 from tasks.countdown.verifier import verify
 
 
-@pytest.mark.parametrize("mod", ["serve.client", "serve.puzzle", "serve.model_path"])
+@pytest.mark.parametrize("mod", ["serve.client", "serve.puzzle", "serve.model_path", "serve.think_split"])
 def test_doctests(mod):
     res = doctest.testmod(importlib.import_module(mod))
     assert res.attempted > 0 and res.failed == 0
@@ -46,19 +47,33 @@ def test_random_puzzles_come_from_the_test_split(tmp_path):
 def test_split_and_rebuild_round_trip():
     text = "19+36=55 </think> <answer>55+36-7-19</answer>"
     reasoning, content = split_reasoning(text)
-    assert completion_text(reasoning, content) == text
+    # Whitespace between </think> and the answer is not content; nothing else is lost.
+    assert completion_text(reasoning, content) == text.replace("</think> ", "</think>")
     # Without a server-side parser the whole reply arrives as content; judged the same.
     assert judge(None, text, [19, 36, 55, 7], 65) == verify(text, [19, 36, 55, 7], 65)
     assert judge(reasoning, content, [19, 36, 55, 7], 65).ok
 
 
-def test_verdict_markdown_shows_mark_value_and_reason():
+def test_verdict_shows_a_coloured_mark_then_value_and_reason():
     ok = Answer("r", "<answer>55+36-7-19</answer>", verify("<answer>55+36-7-19</answer>", [19, 36, 55, 7], 65))
-    assert "✓ correct" in verdict_markdown(ok, [19, 36, 55, 7], 65) and "value: `65`" in verdict_markdown(
-        ok, [19, 36, 55, 7], 65)
+    page = verdict_html(ok, [19, 36, 55, 7], 65)
+    assert "✓ correct" in page and OK_COLOUR in page and "value: 65" in page
+    assert page.index("✓ correct") < page.index("reason: ok")  # the mark first, the details below
     bad = Answer("r", "<answer>55+36</answer>", verify("<answer>55+36</answer>", [19, 36, 55, 7], 65), "length")
-    md = verdict_markdown(bad, [19, 36, 55, 7], 65)
-    assert "✗ incorrect" in md and "reason: `wrong_numbers`" in md and "max_tokens" in md
+    page = verdict_html(bad, [19, 36, 55, 7], 65)
+    assert "✗ incorrect" in page and BAD_COLOUR in page and "reason: wrong_numbers" in page and "max_tokens" in page
+    hostile = Answer("<script>", "<answer><img src=x onerror=alert(1)></answer>",
+                     verify("<answer><img src=x onerror=alert(1)></answer>", [1, 2], 3))
+    assert "<img" not in verdict_html(hostile, [1, 2], 3)  # model text is escaped
+
+
+def test_chat_messages_recognised_as_puzzles():
+    from serve.puzzle import puzzle_in_message
+    from tasks.countdown.prompt import user_message
+
+    assert puzzle_in_message(user_message([19, 36, 55, 7], 65)) == ([19, 36, 55, 7], 65)
+    assert puzzle_in_message("numbers: 3, 4, 5 - make 23") == ([3, 4, 5], 23)
+    assert puzzle_in_message("what is 2+2?") is None
 
 
 def test_server_command_cpu_defaults(tmp_path):
@@ -68,7 +83,9 @@ def test_server_command_cpu_defaults(tmp_path):
     cmd, env = cfg.command(cpu=True), cfg.env(cpu=True)
     assert cmd[cmd.index("--dtype") + 1] == "float32"
     assert cmd[cmd.index("--gpu-memory-utilization") + 1] == "0.3"
-    assert cmd[cmd.index("--reasoning-parser") + 1] == "deepseek_r1"
+    assert cmd[cmd.index("--reasoning-parser") + 1] == "mini_r1"
+    assert cmd[cmd.index("--reasoning-parser-plugin") + 1].endswith("serve/reasoning_parser.py")
+    assert json.loads(cmd[cmd.index("--override-generation-config") + 1])["temperature"] == 0.0
     assert cmd[-2:] == ["--max-num-seqs", "8"]
     assert "k" not in cmd and env["VLLM_API_KEY"] == "k"  # the key stays out of `ps`
     assert env["VLLM_CPU_KVCACHE_SPACE"] and env["VLLM_CACHE_ROOT"]
