@@ -210,3 +210,19 @@ def test_hub_source_through_datasets_fails_with_one_line(tmp_path):
 
 def test_default_test_tasks_match_the_written_test_split(countdown_data_dir: Path):
     assert load_split(countdown_data_dir, "test") == default_test_tasks()
+
+
+def test_synthetic_splits_stay_disjoint_where_collisions_are_certain(monkeypatch):
+    """In a task space of 883 keys, 300 train tasks drawn without the exclusion would meet ~34 of
+    the 100 test tasks (at the default sizes, 50,000 train tasks meet about 6 of the 500): the
+    splits must still share none."""
+    import functools
+
+    import tasks.countdown.data as data
+
+    small = functools.partial(data.generate_task, min_target=10, max_target=14, min_n=3, max_n=3)
+    monkeypatch.setattr(data, "generate_task", small)
+    splits = data.build_splits("synthetic", train_size=300, test_size=100, val_size=100, seed=3)
+    train, val, test = (keys(splits[s]) for s in ("train", "val", "test"))
+    assert (len(train), len(val), len(test)) == (300, 100, 100)
+    assert not train & test and not train & val and not val & test

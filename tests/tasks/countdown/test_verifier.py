@@ -60,6 +60,9 @@ BAD_EQUATIONS = [
     ("7/(3-3)+1", [7, 3, 3, 1], 1, "division_by_zero"),
     ("3/2", [3, 2], 1, "wrong_value"),
     ("7/2*2", [7, 2, 2], 6, "wrong_value"),
+    # Near misses that any float tolerance (math.isclose's default, 1e-9 relative) would accept.
+    ("65+1/(100*99*98*97)", [65, 1, 100, 99, 98, 97], 65, "wrong_value"),
+    ("65-1/(100*99*98*97)", [65, 1, 100, 99, 98, 97], 65, "wrong_value"),
     ("١+٢", [1, 2], 3, "disallowed"),  # Arabic-Indic digits
     ("１+2", [1, 2], 3, "disallowed"),  # full-width digit
     ("𝟏+2", [1, 2], 3, "disallowed"),  # mathematical bold digit (int() would accept it)
