@@ -74,12 +74,29 @@ def test_same_numbers_as_plain_lm_eval_cli(evaluated_run, fake_run, small_split,
 
 
 @pytest.mark.slow
-def test_sampling_reports_pass_at_k(tiny_model_dir, small_split, tmp_path):
+def test_sampling_reports_pass_at_k(taught_model_dir, countdown_data_dir, tmp_path):
+    """On tasks the model solves some of the time (the taught ones, sampled at temperature 1.5),
+    pass@4 and maj@4 are the share of tasks with any / a majority of correct samples, per row and
+    over the split, above the accuracy of the first sample alone."""
     from evaluation.runner import evaluate_model
+    from tasks.countdown.data import load_split
+    from tasks.countdown.lm_eval_hooks import majority_ok
+    from tests.conftest import TAUGHT_ROWS
 
-    s = evaluate_model(str(tiny_model_dir), test_file=str(small_split), limit=3, out_dir=str(tmp_path / "e"),
-                       num_samples=2, temperature=1.0, max_gen_toks=4)
-    assert s["num_samples"] == 2 and s["temperature"] == 1.0 and s["total"] == 3
-    assert s["pass_at_k"] is not None and s["maj_at_k"] is not None
+    split = tmp_path / "taught.jsonl"
+    split.write_text("".join(json.dumps(r) + "\n" for r in load_split(countdown_data_dir, "train")[TAUGHT_ROWS]))
+    s = evaluate_model(str(taught_model_dir), test_file=str(split), out_dir=str(tmp_path / "e"), num_samples=4,
+                       temperature=1.5, max_gen_toks=48)
+    assert s["num_samples"] == 4 and s["temperature"] == 1.5 and s["total"] == 8
     rows = [json.loads(x) for x in (tmp_path / "e/samples.jsonl").read_text().splitlines()]
-    assert all(len(r["samples"]) == 2 for r in rows)
+    assert all(len(r["samples"]) == 4 for r in rows)
+    for r in rows:
+        assert r["pass_at_k"] == int(any(x["ok"] for x in r["samples"]))
+        assert r["maj_at_k"] == int(majority_ok(r["samples"]))
+        assert r["acc"] == int(r["samples"][0]["ok"])
+    assert s["pass_at_k"] == pytest.approx(sum(r["pass_at_k"] for r in rows) / 8)
+    assert s["maj_at_k"] == pytest.approx(sum(r["maj_at_k"] for r in rows) / 8)
+    hits = sum(x["ok"] for r in rows for x in r["samples"])
+    assert 0 < hits < 32, "the split must have both solved and unsolved samples for this test to mean anything"
+    assert s["accuracy"] == pytest.approx(sum(r["acc"] for r in rows) / 8)
+    assert s["pass_at_k"] > s["accuracy"] or s["pass_at_k"] == 1.0

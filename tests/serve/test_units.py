@@ -98,3 +98,23 @@ def test_served_name_defaults():
 
     assert served_name("/x/runs/tiny-r1-countdown/final") == "tiny-r1-countdown"
     assert served_name("/models/Qwen2.5-1.5B-Instruct") == "Qwen2.5-1.5B-Instruct"
+
+
+def test_a_countdown_request_continues_the_prefill_into_the_training_prompt(tiny_model_dir):
+    """What the server renders from the demo's request (its messages and flags, through the served
+    chat template) is the training prompt to the character, ending inside the think block."""
+    from transformers import AutoTokenizer
+
+    from serve.chat_template import served_chat_template
+    from serve.client import countdown_request
+    from tasks.countdown.prompt import ASSISTANT_PREFILL, render_prompt
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    req = countdown_request("m", [19, 36, 55, 7], 65, max_tokens=8)
+    flags = req["extra_body"]
+    assert flags["continue_final_message"] is True and flags["add_generation_prompt"] is False
+    rendered = tok.apply_chat_template(req["messages"], chat_template=served_chat_template(tok.chat_template),
+                                       tokenize=False, **flags)
+    assert rendered == render_prompt(tok, [19, 36, 55, 7], 65)
+    assert rendered.endswith(ASSISTANT_PREFILL) and rendered.count(ASSISTANT_PREFILL) == 1
+    assert req["temperature"] == 0.0

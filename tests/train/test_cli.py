@@ -28,7 +28,12 @@ def test_dry_run_of_the_reference_recipe_here():
 def test_dynamic_sampling_dry_run_on_several_processes():
     r = invoke("--dry-run", "--num-gpus", "2")  # the embedded recipe samples dynamically
     assert r.exit_code == 0, r.output
-    assert "--num_processes 2" in r.output
+    # Each process generates its own 128 completions: 2 processes make a step of 16 whole groups.
+    assert "per optimizer step 256 completions = 128 x 2 processes x 1 accumulation = 16 prompts x 16 " \
+           "generations" in r.output
+    command = next(line for line in r.output.splitlines() if line.startswith("command: "))
+    assert command == ("command: accelerate launch --config_file train/accelerate/ddp.yaml --num_processes 2 "
+                       "--num_machines 1 cli.py train")
 
 
 def test_dry_run_multi_node_command():

@@ -48,10 +48,35 @@ def test_unknown_key_in_recipe(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["grpo-1.5b.yaml", "grpo-1.5b-lora.yaml", "tiny-cpu.yaml"])
-def test_every_recipe_resolves(name):
+def test_every_recipe_value_reaches_the_objects_that_use_it(name):
+    """Each key of the YAML lands, with its value, on the TRL/transformers object that reads it
+    (ModelConfig, the project's script arguments or GRPOConfig): a key parsed into the wrong
+    object, dropped, or overridden by a default fails here."""
+    import math
+
+    import yaml
+
     # GPU recipes: bf16 is neutralised only because this machine has no GPU (as in --dry-run)
     cfg = resolve(RECIPES_DIR / name, neutralise_gpu_checks=True)
-    assert cfg.grpo.max_steps > 0
+    recipe = yaml.safe_load((RECIPES_DIR / name).read_text())
+    assert recipe, name
+    for key, want in recipe.items():
+        if key in ("bf16", "tf32"):  # neutralised above (GPU-only checks), the values allowed to differ here
+            continue
+        owners = [o for o in (cfg.model, cfg.script, cfg.grpo) if hasattr(o, key)]
+        assert owners, f"{name}: {key} reaches no config object"
+        got = getattr(owners[-1] if key in vars(cfg.grpo) else owners[0], key)
+        got = got.value if hasattr(got, "value") else got
+        if key == "report_to":  # transformers reads "none" as no integration, one name as a list of one
+            want = [] if want == "none" else [want] if isinstance(want, str) else want
+        assert got is not None, f"{name}: {key} resolved to None, the recipe says {want!r}"
+        if isinstance(want, float) and isinstance(got, (int, float)):
+            assert math.isclose(got, want), (key, got, want)
+        elif key == "output_dir" or key == "dataset":
+            assert str(got).endswith(str(want).removeprefix("./")), (key, got, want)
+        else:
+            assert got == want or (isinstance(got, list) and [getattr(x, "value", x) for x in got] == want), \
+                (key, got, want)
 
 
 def test_reference_batch_is_24_prompts_of_8():

@@ -168,3 +168,33 @@ def test_dynamic_sampling_trains_only_on_groups_with_reward_spread(shrunk_recipe
     steps = [r for r in rows if "sampling_rounds" in r]
     assert len(steps) == 3 and all(0 < r["live_groups"] <= 1 for r in steps)
     assert max(r["sampling_rounds"] for r in steps) > 1, "no step refilled its dead groups"
+
+
+@pytest.mark.parametrize("scores,best", [([0.25, 0.75, 0.5, 0.25], 1), ([0.5, 0.25, 0.5, 1.0], 3),
+                                         ([0.5, 0.75, 0.75, 0.25], 1)])
+def test_final_is_the_checkpoint_with_the_best_val_score(shrunk_recipe, extra_rewards, monkeypatch, scores, best):
+    """A scripted validation sequence (steps 0..3; the untrained model scores 0 everywhere, so a real
+    one cannot tell best from worst): final/ holds exactly the weights of the best-scoring
+    checkpoint, the first of a tie, and never a worse one."""
+    import torch
+    from safetensors.torch import load_file
+
+    from train.callbacks import ValidationCallback
+
+    calls = iter(scores)
+
+    def scripted(self, model, rows, real=None):
+        real = len(rows) if real is None else real
+        return round(next(calls) * real), real
+
+    monkeypatch.setattr(ValidationCallback, "_counts", scripted)
+    cfg = resolve(shrunk_recipe(reward_funcs=["format", "equation", "length"], max_steps=3, val_limit=4,
+                                save_total_limit=5))
+    summary = run(cfg)
+    assert summary["final_from"] == f"checkpoint-{best}"
+    assert summary["final_val_accuracy"] == max(scores[1:])
+    final = load_file(str(cfg.output_dir / "final" / "model.safetensors"))
+    chosen = load_file(str(cfg.output_dir / f"checkpoint-{best}" / "model.safetensors"))
+    others = [load_file(str(cfg.output_dir / f"checkpoint-{s}" / "model.safetensors")) for s in (1, 2, 3) if s != best]
+    assert all(torch.equal(final[k], chosen[k]) for k in chosen)
+    assert all(any(not torch.equal(final[k], o[k]) for k in o) for o in others)
