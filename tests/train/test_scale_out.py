@@ -51,7 +51,7 @@ def test_two_processes_every_phase_on(shrunk_recipe, taught_model_dir, accelerat
         cold_start_steps=3, cold_start_batch_size=8, cold_start_learning_rate=1.0e-5,  # SFT runs, barely moves
         # the pool is the 8 tasks the model partly memorised (tests/conftest.py TAUGHT_ROWS)
         grpo_prompt_filter="solvable_sometimes", grpo_filter_pool=8, grpo_filter_samples=8,
-        temperature=1.5, max_completion_length=48,  # where its pass rate is ~20% (conftest.taught_model_dir)
+        temperature=1.0, max_completion_length=48,  # 6 of the 8 have 0 < hits < 8 there (conftest.taught_model_dir)
         dynamic_sampling=True, dynamic_sampling_max_rounds=2,
         num_generations=4, per_device_train_batch_size=4,  # 1 prompt per process, 2 per step
         learning_rate=1.0e-5, max_steps=2, save_steps=1,
@@ -110,7 +110,7 @@ def test_bf16_recipe_learns_at_the_reference_lr_under_ddp(shrunk_recipe, taught_
     shutil.copytree(countdown_data_dir, data)
     write_jsonl(load_split(countdown_data_dir, "train")[TAUGHT_ROWS], data / "train.jsonl")
     recipe = shrunk_recipe(model_name_or_path=str(base), dataset=str(data), dtype="bfloat16", bf16=True,
-                           learning_rate=5.0e-7, temperature=1.5, max_completion_length=48, max_steps=1,
+                           learning_rate=5.0e-7, temperature=1.0, max_completion_length=48, max_steps=1,
                            save_steps=1, validate=False)
     r = train_two_processes(recipe)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
