@@ -18,8 +18,15 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from vllm.entrypoints.generate.base.protocol import DeltaMessage
 from vllm.reasoning.abs_reasoning_parsers import ReasoningParser, ReasoningParserManager
+
+try:  # vLLM 0.32 (the CPU pin); earlier releases kept DeltaMessage with the OpenAI protocol
+    from vllm.entrypoints.generate.base.protocol import DeltaMessage
+except ImportError:  # pragma: no cover - only the GPU pin (vLLM 0.31) takes this path
+    try:
+        from vllm.entrypoints.openai.engine.protocol import DeltaMessage
+    except ImportError:
+        from vllm.entrypoints.openai.protocol import DeltaMessage
 
 if __package__ in (None, ""):  # loaded from its file path: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
