@@ -1,4 +1,5 @@
-"""The api backend for real: a vLLM OpenAI-compatible server on the tiny model (started here,
+"""The api backend for real: a vLLM OpenAI-compatible server on the taught tiny model (it writes
+the trained format, so there is a think block for the parser to split off; started here,
 loopback only, on a free port, with an API key, configured as `cli.py serve` configures it:
 the project's reasoning parser and chat template), evaluated through lm-eval's chat-completions
 model.
@@ -21,13 +22,13 @@ NAME = "tiny"
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model_dir, tmp_path_factory):
+def server(taught_model_dir, tmp_path_factory):
     """The server `cli.py serve` runs (serve.server: the project's reasoning parser plugin, the served
     chat template, greedy defaults), eager to skip the CPU compile."""
     from serve.server import ServerConfig, VLLMServer
 
     log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    cfg = ServerConfig(model_dir=tiny_model_dir, served_name=NAME, port=free_port(), api_key=KEY, max_model_len=1024,
+    cfg = ServerConfig(model_dir=taught_model_dir, served_name=NAME, port=free_port(), api_key=KEY, max_model_len=1024,
                        extra_args=("--enforce-eager",))
     with VLLMServer(cfg, log_path=log) as server:
         server.wait_healthy(timeout=600, progress=False)  # ~2 min cold on 2 free cores; more when busy
@@ -35,7 +36,7 @@ def server(tiny_model_dir, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_server_continues_the_prefill(server, tiny_model_dir):
+def test_server_continues_the_prefill(server, taught_model_dir):
     """What the api model relies on: with continue_final_message the server renders exactly the
     project's prompt (ending inside the assistant's prefill)."""
     from transformers import AutoTokenizer
@@ -48,7 +49,7 @@ def test_server_continues_the_prefill(server, tiny_model_dir):
                                  {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         tokens = json.loads(resp.read())["tokens"]
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok = AutoTokenizer.from_pretrained(taught_model_dir)
     assert tokens == tok(render_prompt(tok, [19, 36, 55, 7], 65), add_special_tokens=False)["input_ids"]
 
 
