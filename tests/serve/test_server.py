@@ -66,7 +66,6 @@ def test_chat_completion(served):
     assert r.usage.completion_tokens <= 24
     # The prompt ends inside <think> (prefill): what the model writes is reasoning until </think>.
     assert reasoning is not None and "</think>" not in reasoning
-    assert judge(reasoning, content, *TASK) == verify(completion_text(reasoning, content), *TASK)
 
 
 def test_streamed_matches_non_streamed(served):
@@ -109,6 +108,7 @@ def test_reasoning_content_split(served, taught_task):
     raw = client.completions.create(model=served.model, prompt=prompt, max_tokens=60).choices[0].text
     assert "</think>" in raw
     assert (reasoning, content) == split_reasoning(raw)
+    assert judge(reasoning, content, *taught_task).ok  # a memorised task, answered greedily: the verifier agrees
     assert _streamed(client, **kw) == (reasoning, content)
 
 
