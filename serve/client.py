@@ -58,11 +58,17 @@ class Answer:
         return completion_text(self.reasoning, self.content)
 
 
-def judge(reasoning: str | None, content: str | None, numbers, target) -> Verdict:
-    """The verdict on a reply. If the server split nothing (no reasoning parser), split here."""
+def reply_parts(reasoning: str | None, content: str | None) -> tuple[str | None, str | None]:
+    """(reasoning, content) of a reply; a server without a reasoning parser sends it all as content,
+    split here by the same rule."""
     if not reasoning and content is not None and THINK_CLOSE in content:
-        reasoning, content = split_reasoning(content)
-    return verify(completion_text(reasoning, content), numbers, target)
+        return split_reasoning(content)
+    return reasoning, content
+
+
+def judge(reasoning: str | None, content: str | None, numbers, target) -> Verdict:
+    """The verdict on a reply (split here if the server split nothing)."""
+    return verify(completion_text(*reply_parts(reasoning, content)), numbers, target)
 
 
 def countdown_request(model: str, numbers, target, max_tokens: int, temperature: float = 0.0) -> dict:
@@ -95,9 +101,7 @@ def stream_countdown(client, model: str, numbers, target, max_tokens: int,
             saw_content = True
         finish = choice.finish_reason or finish
         yield reasoning, content, None
-    final_content = content if saw_content else None
-    if not reasoning and final_content and THINK_CLOSE in final_content:
-        reasoning, final_content = split_reasoning(final_content)
+    reasoning, final_content = reply_parts(reasoning, content if saw_content else None)
     yield reasoning, final_content or "", Answer(
         reasoning, final_content, judge(reasoning, final_content, numbers, target), finish
     )

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import html
 
-from .client import Answer, judge, message_parts, stream_countdown
+from .client import Answer, judge, message_parts, reply_parts, stream_countdown
 from .puzzle import PuzzleError, PuzzleSource, parse_puzzle, puzzle_in_message
-from .think_split import THINK_CLOSE, split_reasoning
 
 DEFAULT_MAX_TOKENS = 256
 MAX_TOKENS_CAP = 1024  # no one request may hold the engine for long; the page's slider stops here
 OK_COLOUR, BAD_COLOUR = "#15803d", "#b91c1c"
+
+
+def verdict_mark(ok: bool) -> str:
+    return "✓ correct" if ok else "✗ incorrect"
 
 
 def verdict_details(answer: Answer, numbers, target) -> str:
@@ -40,9 +43,8 @@ def verdict_details(answer: Answer, numbers, target) -> str:
 def verdict_html(answer: Answer, numbers, target) -> str:
     """A large coloured ✓ / ✗, the details below it (all model text escaped)."""
     ok = answer.verdict.ok
-    mark = "✓ correct" if ok else "✗ incorrect"
     return (f'<div class="mark" style="font-size:1.8em;font-weight:700;color:{OK_COLOUR if ok else BAD_COLOUR}">'
-            f'{mark}</div><div class="details" style="opacity:0.8">'
+            f'{verdict_mark(ok)}</div><div class="details" style="opacity:0.8">'
             f'{html.escape(verdict_details(answer, numbers, target))}</div>')
 
 
@@ -116,15 +118,14 @@ def build_app(client, model: str, puzzles: PuzzleSource, max_tokens_cap: int = M
         except openai.APIError as e:
             yield [gr.ChatMessage(content=error_message(e, base_url))]
             return
-        if not reasoning and THINK_CLOSE in content:  # a server without a reasoning parser
-            reasoning, content = split_reasoning(content)
-            content = content or ""
+        reasoning, content = reply_parts(reasoning, content)
+        content = content or ""
         reply = _chat_messages(gr, reasoning, content, done=True)
         if puzzle is not None:
             answer = Answer(reasoning, content or None, judge(reasoning, content or None, *puzzle), finish)
-            mark = "✓ correct" if answer.verdict.ok else "✗ incorrect"
             reply.append(gr.ChatMessage(content=verdict_details(answer, *puzzle),
-                                        metadata={"title": f"{mark} (verifier)", "status": "done"}))
+                                        metadata={"title": f"{verdict_mark(answer.verdict.ok)} (verifier)",
+                                                  "status": "done"}))
         yield reply
 
     with gr.Blocks(title=title or f"mini-r1 · {model}") as app:
