@@ -12,10 +12,11 @@ A cold-start trace is what the model should write after the prompt's `<think>` p
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.countdown.data import DataError, load_split, read_rows, write_dataset
+from tasks.countdown.data import DataError, load_split, write_dataset
 
 
 @dataclass
@@ -46,13 +47,14 @@ def ensure_splits(dataset: str, source: str, train_size: int, val_size: int, tes
             splits[name] = load_split(p, name)
         return Splits(splits["train"], splits["val"], splits["test"], str((p / "val.jsonl").resolve()),
                       str((p / "test.jsonl").resolve()))
-    if p.exists() or dataset.endswith((".jsonl", ".json", ".parquet")):
-        rows = read_rows(p)  # a single file: split it the way `cli.py data` would, into the run dir later
-        return _split_in_memory(rows, val_size, test_size, seed)
-    # A hub dataset id: let `cli.py data` machinery load and split it (one clear line if unreachable).
     from tasks.countdown.data import build_splits
 
-    s = build_splits(dataset, train_size, test_size, val_size, seed)
+    if p.exists() or dataset.endswith((".jsonl", ".json", ".parquet")):
+        # One file: split the way `cli.py data` does (a task repeated in the file lands in one split
+        # only), every remaining task to train; the splits are saved into the run dir later.
+        s = build_splits(str(p), sys.maxsize, test_size, val_size, seed)
+    else:  # a hub dataset id: `cli.py data`'s loading (one clear line if unreachable) and split
+        s = build_splits(dataset, train_size, test_size, val_size, seed)
     return Splits(s["train"], s["val"], s["test"], None, None)
 
 
@@ -63,16 +65,6 @@ def _looks_local_dir(dataset: str) -> bool:
     if dataset == "synthetic" or dataset.startswith(("data/", "runs/", "./", "../", "/", "~")):
         return not dataset.endswith((".jsonl", ".json", ".parquet"))
     return not re.fullmatch(r"[\w.-]+/[\w.-]+", dataset) and not dataset.endswith((".jsonl", ".json", ".parquet"))
-
-
-def _split_in_memory(rows: list[dict], val_size: int, test_size: int, seed: int) -> Splits:
-    import random
-
-    rows = list(rows)
-    random.Random(seed).shuffle(rows)
-    if len(rows) <= val_size + test_size:
-        raise DataError(f"{len(rows)} tasks: need more than val + test = {val_size + test_size}")
-    return Splits(rows[val_size + test_size:], rows[test_size:test_size + val_size], rows[:test_size], None, None)
 
 
 def write_split_files(splits: Splits, run_dir: Path) -> None:

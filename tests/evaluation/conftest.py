@@ -40,3 +40,30 @@ def fake_run(tiny_model_dir, small_split, tmp_path_factory) -> Path:
     (run / "run.json").write_text(json.dumps(
         {"model": "final", "baseline": "sft", "test_split": str(small_split), "recipe": "config.yaml"}))
     return run
+
+
+@pytest.fixture(scope="session")
+def taught_split(countdown_data_dir, tmp_path_factory) -> Path:
+    """The 8 train tasks the taught model partly memorised, as a held-out split: none of them is
+    among the default test tasks, so an evaluation that scored the defaults instead of this file
+    could not reproduce the model's hits."""
+    from tasks.countdown.data import default_test_tasks, task_key
+    from tests.conftest import TAUGHT_ROWS
+
+    rows = load_split(countdown_data_dir, "train")[TAUGHT_ROWS]
+    assert not {task_key(r) for r in rows} & {task_key(r) for r in default_test_tasks()}
+    path = tmp_path_factory.mktemp("taught-split") / "test.jsonl"
+    write_jsonl(rows, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def taught_run(taught_model_dir, tiny_model_dir, taught_split, tmp_path_factory) -> Path:
+    """A finished run whose model and baseline differ: final/ is the taught model (greedy, it solves
+    most of its split), the baseline is the random-weight tiny model (it solves none)."""
+    run = tmp_path_factory.mktemp("taught-runs") / "tiny-r1-countdown"
+    shutil.copytree(taught_model_dir, run / "final")
+    shutil.copytree(tiny_model_dir, run / "sft")
+    (run / "run.json").write_text(json.dumps(
+        {"model": "final", "baseline": "sft", "test_split": str(taught_split), "recipe": "config.yaml"}))
+    return run

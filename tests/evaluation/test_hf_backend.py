@@ -1,5 +1,7 @@
-"""`cli.py evaluate` on the hf backend, for real on the tiny model: the run directory's reports,
-the same numbers (and completions) as the plain `lm_eval` CLI, and sampling for pass@k.
+"""`cli.py evaluate` on the hf backend, for real: a run whose model (the taught tiny model) and
+baseline (the random-weight one) score differently on a split that is not the default test tasks,
+so the table, the difference and the split are each checked against what they must be; the same
+numbers (and completions) as the plain `lm_eval` CLI; and sampling for pass@k.
 
     .venv/bin/python -m pytest -q tests/evaluation/test_hf_backend.py
 """
@@ -14,63 +16,80 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LIMIT, TOKS = 4, 8  # random weights never stop early: a tiny budget keeps the runs to seconds
+TOKS = 48  # enough for the taught model's answers (conftest.taught_model_dir); the baseline stops at once
 
 
 @pytest.fixture(scope="module")
-def evaluated_run(fake_run, tmp_path_factory):
+def evaluated_run(taught_run, tmp_path_factory):
     """`cli.py evaluate --model RUN` once: the run's final model vs its baseline, its own split."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "evaluate", "--model", str(fake_run),
-         "--limit", str(LIMIT), "--max-gen-toks", str(TOKS)],
+        [sys.executable, str(ROOT / "cli.py"), "evaluate", "--model", str(taught_run), "--max-gen-toks", str(TOKS)],
         cwd=tmp_path_factory.mktemp("cwd"), capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return fake_run / "eval", proc.stdout
+    return taught_run / "eval", proc.stdout
 
 
 @pytest.mark.slow
-def test_evaluate_writes_the_reports(evaluated_run, small_split):
+def test_evaluate_writes_the_reports(evaluated_run, taught_split):
+    from tasks.countdown.data import load_split
+    from tasks.countdown.verifier import verify
     out, stdout = evaluated_run
-    assert "| model | correct/4 | accuracy ± stderr | format rate |" in stdout
-    assert "| tiny-r1-countdown (final) | 0/4 |" in stdout and "| baseline: sft | 0/4 |" in stdout
-    assert "difference: +0 tasks" in stdout and "verdict reason" in stdout
-    for f in ("report.md", "accuracy.png", "summary.json", "model/results.json", "model/samples.jsonl",
+    split = load_split(taught_split)
+    n = len(split)
+    summary = json.loads((out / "summary.json").read_text())
+    model, base = summary["model"], summary["baseline"]
+    # the run's own split, every task of it, in order (not the default test tasks, which the
+    # taught model cannot solve)
+    assert model["test_split"] == base["test_split"] == str(taught_split)
+    rows = [json.loads(x) for x in (out / "model/samples.jsonl").read_text().splitlines()]
+    assert [(r["nums"], r["target"]) for r in rows] == [(t["nums"], t["target"]) for t in split]
+    assert all(r["ok"] == verify(r["completion"], r["nums"], r["target"]).ok for r in rows)
+    assert model["correct"] == sum(r["ok"] for r in rows) >= n // 2  # the taught model solves most greedily
+    assert base["correct"] == 0 and base["total"] == model["total"] == n
+    assert f"| tiny-r1-countdown (final) | {model['correct']}/{n} |" in stdout
+    assert f"| baseline: sft | 0/{n} |" in stdout
+    # the difference is model minus baseline, not the other way round
+    assert f"difference: +{model['correct']} tasks" in stdout
+    assert summary["difference"]["correct"] == model["correct"] > 0
+    assert "verdict reason" in stdout
+    for f in ("report.md", "accuracy.png", "model/results.json", "model/samples.jsonl",
               "baseline/results.json", "baseline/samples.jsonl"):
         assert (out / f).is_file(), f
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["model"]["test_split"] == str(small_split)  # the run's own split
-    assert summary["model"]["total"] == LIMIT and summary["model"]["correct"] == 0
-    rows = [json.loads(x) for x in (out / "model/samples.jsonl").read_text().splitlines()]
-    assert len(rows) == LIMIT
     assert {"prompt", "completion", "answer", "reason", "ok"} <= rows[0].keys()
     assert rows[0]["prompt"].endswith("Let me solve this step by step.\n<think>")
-    assert sum(summary["model"]["by_numbers"][n]["total"] for n in summary["model"]["by_numbers"]) == LIMIT
-    assert json.loads((out / "model/results.json").read_text())["results"]["countdown"]["acc,none"] == 0
+    assert sum(b["total"] for b in model["by_numbers"].values()) == n
+    assert sum(b["correct"] for b in model["by_numbers"].values()) == model["correct"]
+    acc = json.loads((out / "model/results.json").read_text())["results"]["countdown"]["acc,none"]
+    assert acc == pytest.approx(model["correct"] / n)
     assert not list(out.parent.glob(".eval.partial-*"))  # the staging folder is gone
 
 
 @pytest.mark.slow
-def test_same_numbers_as_plain_lm_eval_cli(evaluated_run, fake_run, small_split, tmp_path):
+def test_same_numbers_as_plain_lm_eval_cli(evaluated_run, taught_run, taught_split, tmp_path):
+    from tasks.countdown.lm_eval_hooks import close_answer
+
     out, _ = evaluated_run
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("lm_eval")), "--model", "hf",
-         "--model_args", f"pretrained={fake_run / 'final'}", "--device", "cpu", "--batch_size", "16",
+         "--model_args", f"pretrained={taught_run / 'final'}", "--device", "cpu", "--batch_size", "16",
          "--include_path", str(ROOT / "tasks"), "--tasks", "countdown", "--apply_chat_template",
-         "--metadata", json.dumps({"test_file": str(small_split)}), "--limit", str(LIMIT),
+         "--metadata", json.dumps({"test_file": str(taught_split)}),
          "--gen_kwargs", f"max_gen_toks={TOKS}", "--output_path", str(tmp_path), "--log_samples"],
         cwd=tmp_path, capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     plain = json.loads(next(tmp_path.rglob("results_*.json")).read_text())["results"]["countdown"]
     ours = json.loads((out / "model/results.json").read_text())["results"]["countdown"]
+    assert plain["acc,none"] > 0  # a model that solves some: equal numbers then mean the same tasks
     for key in ("acc,none", "acc_stderr,none", "format_rate,none", "pass_at_k,none", "maj_at_k,none"):
         assert plain[key] == ours[key], key
     plain_samples = sorted((json.loads(x) for x in next(tmp_path.rglob("samples_*.jsonl")).read_text().splitlines()),
                            key=lambda s: s["doc_id"])
     rows = [json.loads(x) for x in (out / "model/samples.jsonl").read_text().splitlines()]
     assert [s["arguments"]["gen_args_0"]["arg_0"] for s in plain_samples] == [r["prompt"] for r in rows]
-    assert [s["filtered_resps"][0][0] for s in plain_samples] == [r["completion"] for r in rows]
+    # the log keeps the answer block closed (lm-eval stops *at* "</answer>" and drops it)
+    assert [close_answer(s["filtered_resps"][0][0]) for s in plain_samples] == [r["completion"] for r in rows]
 
 
 @pytest.mark.slow

@@ -111,10 +111,10 @@ def test_summary_scores_greedy_and_sampled_through_lm_eval(shrunk_recipe, extra_
     assert "GRPO gain (greedy)" in md and "GRPO gain (sampled, T=1)" in md and "sampled T=1" in md
 
 
-def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_recipe, extra_rewards):
+def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_recipe, extra_rewards, monkeypatch):
     """`average_checkpoints`: the kept checkpoints' weight mean is scored on the real val pass;
-    it becomes final/ only if it beats the best single checkpoint (forced both ways here through
-    the best score it must beat: the tiny untrained model scores 0 on val)."""
+    it becomes final/ only if it beats the best single checkpoint, strictly (forced both ways
+    below with a scripted val score: the tiny untrained model scores 0 on val)."""
     import torch
     from safetensors.torch import load_file
 
@@ -127,8 +127,9 @@ def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_r
     out = cfg.output_dir
     ckpts = complete_checkpoints(out)
     assert [p.name for p in ckpts] == ["checkpoint-1", "checkpoint-2"]
-    # On the real run the average scored no better than the best (0 <= 0): final/ is that checkpoint.
-    assert summary["final_from"].startswith("checkpoint-")
+    # On the real run every val pass scored 0: the best is the first of the tie, and the average
+    # (0, not better) is not used, so final/ is checkpoint-1's weights.
+    assert summary["final_from"] == "checkpoint-1"
     best = load_file(str(out / summary["final_from"] / "model.safetensors"))
     final = load_file(str(out / "final" / "model.safetensors"))
     assert all(torch.equal(best[k], final[k]) for k in best)
@@ -136,9 +137,12 @@ def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_r
     val_split = json.loads((out / "run.json").read_text())["val_split"]
     val = [json.loads(x) for x in open(val_split).read().splitlines()][:4]
     cb = ValidationCallback(val, load_tokenizer(str(out / "final")), 0, None, print, max_new_tokens=4, batch_size=4)
-    assert average_if_better(out, 1.0, cb, "float32") is None  # nothing beats 100%
-    model, label, acc = average_if_better(out, -1.0, cb, "float32")
-    assert label == "average of checkpoint-1, checkpoint-2" and 0.0 <= acc <= 1.0
+    scored = []
+    monkeypatch.setattr(ValidationCallback, "_counts", lambda self, m, rows, real=None: scored.append(m) or (2, 4))
+    assert average_if_better(out, 0.5, cb, "float32") is None  # a tie with the best single is not better
+    model, label, acc = average_if_better(out, 0.25, cb, "float32")
+    assert label == "average of checkpoint-1, checkpoint-2" and acc == 0.5
+    assert scored[-1] is model  # the score is the average's own
     states = [load_file(str(p / "model.safetensors")) for p in ckpts]
     got = model.state_dict()
     assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0])
