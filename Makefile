@@ -2,7 +2,7 @@
 #   make train   # the main job: the embedded CPU default (data -> tiny model -> SFT -> GRPO -> eval)
 #   make test    # the whole test suite (slow tests included)
 # Both create or reuse .venv/ with the pinned CPU stack first.
-.PHONY: setup train test test-fast bench lock
+.PHONY: setup train test test-fast bench mutate lock
 
 setup:
 	@scripts/setup_env.sh
@@ -19,6 +19,17 @@ test-fast: setup
 
 bench: setup
 	for b in benchmarks/*.py; do .venv/bin/python $$b || exit 1; done
+
+# Mutation testing of the choices that fail silently (docs/mutation-testing.md); not part of CI.
+# mutmut is pinned here, outside the lock: the next `make setup` after a lock change removes it again.
+MUTATE = tasks.countdown.verifier.* tasks.countdown.data.x_task_key* tasks.countdown.data.x_generate_task* \
+  tasks.countdown.data.x_build_splits* tasks.countdown.rewards.* train.callbacks.xǁValidationCallbackǁon_* \
+  evaluation.report.*
+mutate: setup
+	.venv/bin/uv pip install -q --python .venv/bin/python mutmut==3.8.1
+	rm -rf mutants
+	.venv/bin/mutmut run $(or $(ARGS),$(MUTATE))
+	.venv/bin/mutmut results
 
 # Re-resolve the CPU lock from requirements/cpu.in (needs the registries).
 lock: setup

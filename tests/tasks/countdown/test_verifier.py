@@ -150,6 +150,18 @@ def test_value_is_exact_and_reported_for_wrong_answers():
     assert verify_equation("7/2", [7, 2], 3).value == Fraction(7, 2)
     assert json.loads(json.dumps(verify_equation("7/2", [7, 2], 3).to_dict())) == {
         "ok": False, "reason": "wrong_value", "value": "7/2", "equation": "7/2"}
+    # a verdict with no value (the equation never evaluated) says so as JSON null, not "None"
+    assert verify_equation("55+", [55, 36, 7], 85).to_dict()["value"] is None
+
+
+def test_numbers_from_numpy_and_datasets_are_integers_too():
+    """Rows read through pandas/pyarrow hand over numpy integers; they are valid task numbers
+    (a bool or a fractional float is not)."""
+    np = pytest.importorskip("numpy")
+    assert verify_equation("55+36-7-19", np.array([19, 36, 55, 7]), np.int64(65)).ok
+    assert verify_equation("55+36-7-19", [np.int32(19), 36, 55, 7], 65).ok
+    assert verify_equation("1+2", [True, 2], 3).reason == "bad_task"
+    assert verify_equation("1+2", [1.5, 2], 3).reason == "bad_task" and verify_equation("1+2", [1.0, 2], 3).ok
 
 
 # --- completions ----------------------------------------------------------------------------
