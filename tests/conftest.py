@@ -74,3 +74,30 @@ def taught_model_dir(tmp_path_factory, tiny_model_dir, countdown_data_dir) -> Pa
                           log=lambda *a: None)
     finally:
         torch.set_num_threads(threads)
+
+
+
+def _typeable(s: str) -> bool:
+    return s.isascii() and s.isprintable() and "\\" not in s
+
+
+def _digest(s: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(s.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def short_id(val, n: int = 40) -> str:
+    """A parameter's id for `ids=`: its repr cut to `n` characters when that can be typed back on a
+    command line, else a digest of it (see pytest_make_parametrize_id)."""
+    r = repr(val)
+    return r[:n] if _typeable(r) else f"{type(val).__name__}~{_digest(r)}"
+
+
+def pytest_make_parametrize_id(config, val, argname):
+    """Test ids that can be typed back on a command line (`pytest 'file::test[id]'`, which mutmut
+    does for every test it re-runs): a parameter string holding a newline, a backslash escape or
+    non-ASCII gets a short stable digest instead of pytest's escaped rendering."""
+    if isinstance(val, str) and not _typeable(val):
+        return f"{argname}~{_digest(val)}"
+    return None

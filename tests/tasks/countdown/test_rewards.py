@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.countdown import ASSISTANT_PREFILL, REWARD_FUNCS, build_messages, equation_reward, format_reward, verify
+from tests.conftest import short_id
 
 NUMS, TARGET = [19, 36, 55, 7], 65
 GOOD = "55+36=91, 91-7=84, 84-19=65</think>\n<answer>55+36-7-19</answer>"
@@ -59,7 +60,7 @@ FORMAT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("text,expected", FORMAT_CASES, ids=lambda x: repr(x)[:40])
+@pytest.mark.parametrize("text,expected", FORMAT_CASES, ids=short_id)
 @pytest.mark.parametrize("conversational", [False, True])
 def test_format_reward(text, expected, conversational):
     assert trl_call(format_reward, [text], conversational) == [expected]
@@ -78,7 +79,7 @@ EQUATION_CASES = [
 ]
 
 
-@pytest.mark.parametrize("text,expected", EQUATION_CASES, ids=lambda x: repr(x)[:40])
+@pytest.mark.parametrize("text,expected", EQUATION_CASES, ids=short_id)
 @pytest.mark.parametrize("conversational", [False, True])
 def test_equation_reward(text, expected, conversational):
     assert trl_call(equation_reward, [text], conversational) == [expected]
@@ -97,7 +98,7 @@ def test_batch_one_float_per_completion_with_per_row_tasks():
     "completion",
     [None, 5, [], [{}], [{"role": "assistant"}], [{"role": "assistant", "content": None}], {"content": "x"},
      [{"role": "assistant", "content": [{"type": "text", "text": GOOD}]}]],
-    ids=repr,
+    ids=lambda x: short_id(x, 200),
 )
 def test_odd_completion_objects_score_finite(completion):
     for func in REWARD_FUNCS.values():

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks.countdown import REASONS, Verdict, extract_answer, solve, verify, verify_equation
+from tests.conftest import short_id
 
 HANG_BOUND_S = 0.05
 NUMS = [19, 36, 55, 7]
@@ -98,7 +99,7 @@ BAD_EQUATIONS = [
 ]
 
 
-@pytest.mark.parametrize("equation,numbers,target,reason", BAD_EQUATIONS, ids=lambda x: repr(x)[:40])
+@pytest.mark.parametrize("equation,numbers,target,reason", BAD_EQUATIONS, ids=short_id)
 def test_bad_equations_get_a_verdict_fast(equation, numbers, target, reason):
     verdict = timed(verify_equation, equation, numbers, target)
     assert not verdict.ok
@@ -195,7 +196,7 @@ ADVERSARIAL_COMPLETIONS = [
 ]
 
 
-@pytest.mark.parametrize("completion,ok,reason", ADVERSARIAL_COMPLETIONS, ids=lambda x: repr(x)[:30])
+@pytest.mark.parametrize("completion,ok,reason", ADVERSARIAL_COMPLETIONS, ids=lambda x: short_id(x, 30))
 def test_adversarial_completions(completion, ok, reason):
     verdict = timed(verify, completion, NUMS, 65)
     assert (verdict.ok, verdict.reason) == (ok, reason)
