@@ -79,3 +79,62 @@ def test_publish_moves_everything_summary_last(tmp_path):
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "model/samples.jsonl", "report.md", "summary.json"]
     assert not staging.exists()
+
+
+RUN = {"backend": "hf", "test_split": "data/countdown/test.jsonl", "test_size": 500, "limit": 4, "temperature": 0.0,
+       "max_gen_toks": 1024}
+BASE_ROWS = [{"n_numbers": n, "ok": False, "reason": r}
+             for n, r in [(3, "no_answer"), (3, "wrong_value"), (4, "no_answer"), (4, "syntax")]]
+
+
+def run_summary(label, rows, stderr, k=1, **over):
+    correct = sum(r["ok"] for r in rows)
+    return {"label": label, "correct": correct, "total": len(rows), "accuracy": correct / len(rows), "stderr": stderr,
+            "format_rate": 0.5, "num_samples": k, **breakdowns(rows), **RUN, **over}
+
+
+def test_the_whole_markdown_report():
+    base, model = run_summary("base", BASE_ROWS, None), run_summary("trained", ROWS, 0.25)
+    assert evaluation.report.markdown_report([base, model], base, model) == """\
+# Countdown evaluation (hf backend)
+
+Held-out split: `data/countdown/test.jsonl` (4 tasks of 500, --limit 4). Greedy decoding, at most 1024 new tokens. \
+Scored by `tasks.countdown.verify`.
+
+| model | correct/4 | accuracy ± stderr | format rate |
+|---|---:|---:|---:|
+| base | 0/4 | 0.0% | 50.0% |
+| trained | 1/4 | 25.0% ± 25.0 | 50.0% |
+
+difference: +1 tasks, +25.0 points
+
+## Breakdown
+
+| model | 3 numbers | 4 numbers |
+|---|---:|---:|
+| base | 0/2 (0.0%) | 0/2 (0.0%) |
+| trained | 1/2 (50.0%) | 0/2 (0.0%) |
+
+| verdict reason | base | trained |
+|---|---:|---:|
+| ok | 0 | 1 |
+| no_answer | 2 | 2 |
+| wrong_value | 1 | 1 |
+| syntax | 1 | 0 |
+"""
+
+
+def test_a_sampled_report_without_baseline_shows_pass_and_majority():
+    s = run_summary("trained", ROWS, 0.25, k=4, temperature=1.0, limit=None, pass_at_k=0.5, maj_at_k=None)
+    report = evaluation.report.markdown_report([s], None, s)
+    assert "(4 tasks). 4 samples at temperature 1.0, at most 1024 new tokens." in report
+    assert "difference" not in report
+    assert main_table([s]) == """\
+| model | correct/4 | accuracy ± stderr | format rate | pass@4 | maj@4 |
+|---|---:|---:|---:|---:|---:|
+| trained | 1/4 | 25.0% ± 25.0 | 50.0% | 50.0% | n/a |"""
+
+
+def test_a_model_worse_than_its_baseline_is_a_negative_difference():
+    base, model = run_summary("base", ROWS, None), run_summary("trained", BASE_ROWS, None)
+    assert difference(base, model) == "difference: -1 tasks, -25.0 points"  # no ± without both stderrs

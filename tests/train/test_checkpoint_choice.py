@@ -12,6 +12,8 @@ from transformers import TrainerControl, TrainerState
 
 from train.callbacks import ValidationCallback
 
+MODEL = object()
+
 
 def walk(scores: dict[int, float], max_steps: int, save_steps: int, every: int = 0, stop_at: int | None = None):
     """Drive the callback through steps 1..max_steps; `scores[step]` is the val score it measures."""
@@ -20,21 +22,25 @@ def walk(scores: dict[int, float], max_steps: int, save_steps: int, every: int =
     measured = []
 
     def measure(model, state):
+        assert model is MODEL  # the model the Trainer hands over is the one scored
         measured.append(state.global_step)
         return scores[state.global_step]
 
     cb._measure = measure
     args = SimpleNamespace(save_strategy="steps", save_steps=save_steps)
     state, saves = TrainerState(max_steps=max_steps), []
-    cb.on_train_begin(args, state, TrainerControl())
+    cb.on_train_begin(args, state, TrainerControl(), model=MODEL)
     for step in range(1, max_steps + 1):
         state.global_step = step
         control = TrainerControl(should_training_stop=step == stop_at)
-        cb.on_step_end(args, state, control)
+        cb.on_step_end(args, state, control, model=MODEL)
         if control.should_save:
             saves.append(step)
         if step == stop_at:
             break
+    # every score is in the Trainer's log history, at its step (what trainer_state.json keeps)
+    assert [h for h in state.log_history if "val_accuracy" in h] == \
+        [{"step": step, "val_accuracy": scores[step]} for step in measured]
     return state, measured, saves
 
 

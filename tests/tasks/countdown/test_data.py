@@ -226,3 +226,38 @@ def test_synthetic_splits_stay_disjoint_where_collisions_are_certain(monkeypatch
     train, val, test = (keys(splits[s]) for s in ("train", "val", "test"))
     assert (len(train), len(val), len(test)) == (300, 100, 100)
     assert not train & test and not train & val and not val & test
+
+
+def test_the_synthetic_splits_of_a_seed_never_change():
+    """A result names its split by seed: the same seed must give the same tasks in every release
+    (canonical JSONL digests of a small build; the default 500-task split is checked against the
+    written file above)."""
+    s = build_splits("synthetic", 30, 20, 10, seed=42)
+    digests = {k: hashlib.sha256("".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n"
+                                         for r in s[k]).encode()).hexdigest()[:16] for k in ("train", "val", "test")}
+    assert digests == {"train": "1e61fe135b6cf1a8", "val": "f0ebd2c0a13bbf44", "test": "33fa79c615ecf221"}
+
+
+@pytest.mark.parametrize("sizes", [(-1, 5, 5), (5, -1, 5), (5, 5, -1), (0, 0, 5)])
+def test_impossible_split_sizes_are_refused(sizes):
+    train, test, val = sizes
+    with pytest.raises(DataError, match="non-negative and train \\+ test > 0"):
+        build_splits("synthetic", train, test, val, seed=1)
+
+
+def test_a_file_source_fills_test_and_val_first_then_train_as_asked(tmp_path):
+    rows = _source_rows()  # 150 distinct tasks (and 20 repeats)
+    src = tmp_path / "tasks.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = build_splits(str(src), 50, 30, 20, seed=1)
+    assert [len(s[k]) for k in ("train", "val", "test")] == [50, 20, 30]  # as asked: enough tasks
+    s = build_splits(str(src), 1000, 100, 49, seed=1)
+    assert [len(s[k]) for k in ("train", "val", "test")] == [1, 49, 100]  # the one task left
+    with pytest.raises(DataError, match="150 distinct tasks, need more than test\\+val = 150"):
+        build_splits(str(src), 1000, 100, 50, seed=1)
+
+
+def test_generation_reports_progress_per_thousand_tasks():
+    calls = []
+    build_splits("synthetic", 2500, 10, 10, seed=1, progress=calls.append)
+    assert calls == [1000, 1000]

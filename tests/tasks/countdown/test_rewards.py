@@ -135,3 +135,20 @@ def test_always_finite_floats(text):
             out = trl_call(func, [text, GOOD], conversational)
             assert len(out) == 2 and all(isinstance(r, float) and r in (0.0, 1.0) for r in out)
             assert out[1] == 1.0
+
+
+def test_completion_text_of_every_shape_trl_hands_over():
+    from tasks.countdown.rewards import completion_text
+
+    assert completion_text("a") == "a"
+    assert completion_text([{"role": "assistant", "content": "a"}]) == "a"
+    parts = [{"type": "text", "text": "a"}, {"type": "image"}, "junk", {"type": "text", "text": "b"}]
+    assert completion_text([{"role": "assistant", "content": parts}]) == "ab"
+    assert completion_text([]) == "" and completion_text(None) == "" and completion_text([{"content": 5}]) == ""
+
+
+def test_equation_reward_refuses_columns_of_different_lengths():
+    """TRL hands the reward one row per completion: a shorter nums/target column is a batching bug,
+    never to be scored against the wrong task."""
+    with pytest.raises(ValueError):
+        equation_reward(["<answer>1+2</answer>"] * 2, nums=[[1, 2]], target=[3, 3])

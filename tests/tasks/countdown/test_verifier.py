@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import random
+import re
 import time
 from fractions import Fraction
 
@@ -352,3 +353,70 @@ equation_chars = st.sampled_from(list("0123456789+-*/()  \t\n") + ["00", "07", "
 def test_fast_path_agrees_with_ast_path_on_random_text(parts, numbers):
     text = "".join(parts)
     assert _verdict(text, numbers, 24, fast=True) == _verdict(text, numbers, 24, fast=False), text
+
+
+# --- the layers behind the verdict (white-box: each must do its own job, not lean on the next) ---
+
+from tasks.countdown.verifier import MAX_EQUATION_CHARS, MAX_PAREN_DEPTH, _fast_value, _Unusual  # noqa: E402
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_nesting_at_the_cap_is_legal_and_one_deeper_is_not(fast):
+    d = MAX_PAREN_DEPTH
+    deep_ok = "(" * d + "1" + ")" * d + "+(2)"  # more than d parentheses in all, never deeper than d
+    assert _verdict(deep_ok, [1, 2], 3, fast=fast).reason == "ok"
+    assert _verdict("(" * (d + 1) + "1+2" + ")" * (d + 1), [1, 2], 3, fast=fast).reason == "too_deep"
+    assert _verdict(")" + "(" * d + "1+2" + ")" * (d - 1) + "(", [1, 2], 3, fast=fast).reason == "syntax"
+    assert _verdict("(1)+(2)" + ")" * d, [1, 2], 3, fast=fast).reason == "syntax"
+
+
+def test_the_fast_path_takes_every_solver_answer():
+    """The fast path is the verifier's speed (benchmarks/verifier.py): it must evaluate the answers a
+    model is trained to write itself, not hand them to the ast path."""
+    from tasks.countdown.data import generate_tasks
+
+    seen = 0
+    for task in generate_tasks(150, seed=7):  # generated tasks are solvable
+        nums, target = task["nums"], task["target"]
+        sol = solve(nums, target)
+        for text in (sol.expression, f"({sol.expression})", " ".join(re.sub(r"([-+*/()])", r" \1 ", sol.expression).split())):
+            used: list[int] = []
+            try:
+                value = _fast_value(text, used)
+            except _Unusual:
+                pytest.fail(f"the fast path gave up on {text!r}")
+            assert sorted(used) == sorted(nums) and value == target
+        seen += 1
+    assert seen == 150
+
+
+def test_a_long_answer_block_is_cut_just_past_the_cap_after_stripping():
+    m = MAX_EQUATION_CHARS
+    assert extract_answer(f"<answer>{'1' * (m + 64)}</answer>") == "1" * (m + 64)  # short enough: as written
+    assert extract_answer(f"<answer>{'1' * (m + 65)}</answer>") == "1" * (m + 1)
+    assert extract_answer(f"<answer>{' ' * 100}{'1' * (m + 65)}{' ' * 100}</answer>") == "1" * (m + 1)
+    assert extract_answer("</answer><answer>1+2</answer>") == "1+2" and extract_answer("</answer>") is None
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("equation,numbers,target,expected", [
+    ("55+36-7-19", [19, 36, 55, 7], 65, (True, "ok", "65", "55+36-7-19")),
+    (" 55 + 36\r\n - 7 - 19 = 65 ", [19, 36, 55, 7], 65, (True, "ok", "65", "55 + 36   - 7 - 19")),
+    ("55+36-7", [19, 36, 55, 7], 65, (False, "wrong_numbers", "84", "55+36-7")),
+    ("7/2", [7, 2], 3, (False, "wrong_value", "7/2", "7/2")),
+    ("1+2 = ", [1, 2], 3, (False, "syntax", None, "1+2 = ")),  # a rejection keeps the text as given
+    ("1+2 = x", [1, 2], 3, (False, "disallowed", None, "1+2 = x")),
+    ("1+2=3=3", [1, 2], 3, (False, "disallowed", None, "1+2=3=3")),
+    ("1+(2", [1, 2], 3, (False, "syntax", None, "1+(2")),
+    ("1**2", [1, 2], 3, (False, "disallowed", None, "1**2")),
+    ("1" + "0" * 199 + "1", [1], 1, (False, "too_long", None, "1" + "0" * 199 + "1")),
+    ("1+2", list(range(1, 18)), 3, (False, "bad_task", None, "1+2")),
+    ("1+2", [], 3, (False, "bad_task", None, "1+2")),
+    (None, [1, 2], 3, (False, "no_answer", None, None)),
+], ids=short_id)
+def test_every_field_of_the_verdict(equation, numbers, target, expected, fast):
+    """ok, reason, the exact value and the equation: as judged when it evaluated (stripped, each
+    line-break character a space, the "= N" suffix dropped), as given when it was rejected; on both paths."""
+    d = _verdict(equation, numbers, target, fast=fast).to_dict()
+    assert (d["ok"], d["reason"], d["value"], d["equation"]) == expected
+    assert verify_equation(equation, numbers, target).to_dict() == _verdict(equation, numbers, target, fast=True).to_dict()
