@@ -183,11 +183,9 @@ def build_splits(source: str, train_size: int, test_size: int, val_size: int, se
     for r in rows:
         unique.setdefault(task_key(r), r)
     rows = list(unique.values())
-    need = train_size + test_size + val_size
     if len(rows) < test_size + val_size + 1:
         raise DataError(f"{source}: {len(rows)} distinct tasks, need more than test+val = {test_size + val_size}")
-    if len(rows) < need:
-        train_size = len(rows) - test_size - val_size  # use what there is, said in the manifest
+    # train takes what is left when there are fewer than asked (the manifest records the sizes)
     test, val = rows[:test_size], rows[test_size : test_size + val_size]
     train = rows[test_size + val_size : test_size + val_size + train_size]
     return {"train": train, "val": val, "test": test}

@@ -138,3 +138,17 @@ def test_a_sampled_report_without_baseline_shows_pass_and_majority():
 def test_a_model_worse_than_its_baseline_is_a_negative_difference():
     base, model = run_summary("base", ROWS, None), run_summary("trained", BASE_ROWS, None)
     assert difference(base, model) == "difference: -1 tasks, -25.0 points"  # no ± without both stderrs
+
+
+def test_two_samples_already_show_pass_and_majority_and_a_missing_count_is_a_dash():
+    s = run_summary("trained", ROWS, 0.25, k=2, temperature=1.0, pass_at_k=0.5, maj_at_k=0.25)
+    assert main_table([s]).splitlines()[0].endswith("| pass@2 | maj@2 |")
+    assert main_table([s]).splitlines()[2].endswith("| 50.0% | 25.0% |")
+    one = run_summary("base", ROWS[:2], None)  # no 4-number task; num_samples absent means 1
+    del one["num_samples"]
+    assert main_table([one]).splitlines()[0] == "| model | correct/2 | accuracy ± stderr | format rate |"
+    assert breakdown_tables([one, s]).splitlines()[2] == "| base | 1/2 (50.0%) | – |"
+    report = evaluation.report.markdown_report([run_summary("m", ROWS, None, k=1, temperature=0.7)], None, s)
+    assert "1 samples at temperature 0.7" in report  # one sample, but sampled: not "greedy"
+    report = evaluation.report.markdown_report([run_summary("m", ROWS, None, k=2, temperature=0.0)], None, s)
+    assert "Greedy" not in report

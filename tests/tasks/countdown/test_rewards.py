@@ -152,3 +152,13 @@ def test_equation_reward_refuses_columns_of_different_lengths():
     never to be scored against the wrong task."""
     with pytest.raises(ValueError):
         equation_reward(["<answer>1+2</answer>"] * 2, nums=[[1, 2]], target=[3, 3])
+
+
+def test_prefill_is_added_only_when_missing_after_leading_whitespace():
+    from tasks.countdown.rewards import _MAX_FORMAT_CHARS, is_well_formatted, with_prefill
+
+    assert with_prefill("\n<think>x") == "\n<think>x" and with_prefill("x") == "<think>x"
+    body = "x</think>\n<answer>1+2</answer>"
+    at_cap = "<think>" + "y" * (_MAX_FORMAT_CHARS - len("<think>") - len(body)) + body
+    assert len(at_cap) == _MAX_FORMAT_CHARS and is_well_formatted(at_cap)
+    assert not is_well_formatted(at_cap.replace("<think>", "<think>y"))

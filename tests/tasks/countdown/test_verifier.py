@@ -368,6 +368,30 @@ def test_nesting_at_the_cap_is_legal_and_one_deeper_is_not(fast):
     assert _verdict("(" * (d + 1) + "1+2" + ")" * (d + 1), [1, 2], 3, fast=fast).reason == "too_deep"
     assert _verdict(")" + "(" * d + "1+2" + ")" * (d - 1) + "(", [1, 2], 3, fast=fast).reason == "syntax"
     assert _verdict("(1)+(2)" + ")" * d, [1, 2], 3, fast=fast).reason == "syntax"
+    assert _verdict("(" * d + "1" + ")" * (d - 1) + "+(2)", [1, 2], 3, fast=fast).reason == "syntax"  # one left open
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_limits_are_inclusive(fast):
+    m = MAX_EQUATION_CHARS
+    assert _verdict("1" * m, [1], 1, fast=fast).reason == "wrong_numbers"  # exactly the cap: judged
+    assert _verdict("1" * (m + 1), [1], 1, fast=fast).reason == "too_long"
+    sixteen = "+".join(["1"] * 16)
+    assert _verdict(sixteen, tuple([1] * 16), 16, fast=fast).ok  # 16 numbers, not a list: the general path
+    assert _verdict(sixteen, [1] * 16, 16, fast=fast).ok
+    assert _verdict("55+36\r-7-19", [19, 36, 55, 7], 65, fast=fast).ok  # a lone \r is a line break too
+
+
+def test_an_unforeseen_error_inside_is_a_syntax_verdict(monkeypatch):
+    import tasks.countdown.verifier as v
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("unforeseen")
+
+    monkeypatch.setattr(v, "_verify_equation", boom)
+    assert verify_equation("1+2", [1, 2], 3).to_dict() == {"ok": False, "reason": "syntax", "value": None,
+                                                            "equation": "1+2"}
+    assert verify_equation(None, [1, 2], 3).to_dict()["equation"] is None
 
 
 def test_the_fast_path_takes_every_solver_answer():
