@@ -152,3 +152,10 @@ def test_two_samples_already_show_pass_and_majority_and_a_missing_count_is_a_das
     assert "1 samples at temperature 0.7" in report  # one sample, but sampled: not "greedy"
     report = evaluation.report.markdown_report([run_summary("m", ROWS, None, k=2, temperature=0.0)], None, s)
     assert "Greedy" not in report
+
+
+def test_number_counts_sort_as_numbers():
+    """A user's dataset may pose 10+ numbers (the verifier allows 16): columns go 3, 4, 10, not 10, 3, 4."""
+    rows = ROWS + [{"n_numbers": 10, "ok": False, "reason": "no_answer"}]
+    assert breakdown_tables([run_summary("m", rows, None)]).splitlines()[0] == \
+        "| model | 3 numbers | 4 numbers | 10 numbers |"
