@@ -143,6 +143,7 @@ def test_a_model_worse_than_its_baseline_is_a_negative_difference():
 def test_two_samples_already_show_pass_and_majority_and_a_missing_count_is_a_dash():
     s = run_summary("trained", ROWS, 0.25, k=2, temperature=1.0, pass_at_k=0.5, maj_at_k=0.25)
     assert main_table([s]).splitlines()[0].endswith("| pass@2 | maj@2 |")
+    assert main_table([s]).splitlines()[1] == "|---|---:|---:|---:|---:|---:|"
     assert main_table([s]).splitlines()[2].endswith("| 50.0% | 25.0% |")
     one = run_summary("base", ROWS[:2], None)  # no 4-number task; num_samples absent means 1
     del one["num_samples"]

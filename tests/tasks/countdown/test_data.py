@@ -261,5 +261,5 @@ def test_a_file_source_fills_test_and_val_first_then_train_as_asked(tmp_path):
 
 def test_generation_reports_progress_per_thousand_tasks():
     calls = []
-    build_splits("synthetic", 2500, 10, 10, seed=1, progress=calls.append)
-    assert calls == [1000, 1000]
+    build_splits("synthetic", 3500, 10, 10, seed=1, progress=calls.append)
+    assert calls == [1000, 1000, 1000]
