@@ -31,15 +31,20 @@ def small_split(countdown_data_dir, tmp_path_factory) -> Path:
     return path
 
 
+def lay_out_run(parent: Path, model: Path, baseline: Path, split: Path) -> Path:
+    """A run directory as `cli.py train` leaves it: final/, the cold-start baseline sft/, run.json."""
+    run = parent / "tiny-r1-countdown"
+    shutil.copytree(model, run / "final")
+    shutil.copytree(baseline, run / "sft")
+    (run / "run.json").write_text(json.dumps(
+        {"model": "final", "baseline": "sft", "test_split": str(split), "recipe": "config.yaml"}))
+    return run
+
+
 @pytest.fixture(scope="session")
 def fake_run(tiny_model_dir, small_split, tmp_path_factory) -> Path:
     """A finished run: the tiny model as both the trained model and the cold-start baseline."""
-    run = tmp_path_factory.mktemp("runs") / "tiny-r1-countdown"
-    shutil.copytree(tiny_model_dir, run / "final")
-    shutil.copytree(tiny_model_dir, run / "sft")
-    (run / "run.json").write_text(json.dumps(
-        {"model": "final", "baseline": "sft", "test_split": str(small_split), "recipe": "config.yaml"}))
-    return run
+    return lay_out_run(tmp_path_factory.mktemp("runs"), tiny_model_dir, tiny_model_dir, small_split)
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +66,4 @@ def taught_split(countdown_data_dir, tmp_path_factory) -> Path:
 def taught_run(taught_model_dir, tiny_model_dir, taught_split, tmp_path_factory) -> Path:
     """A finished run whose model and baseline differ: final/ is the taught model (greedy, it solves
     most of its split), the baseline is the random-weight tiny model (it solves none)."""
-    run = tmp_path_factory.mktemp("taught-runs") / "tiny-r1-countdown"
-    shutil.copytree(taught_model_dir, run / "final")
-    shutil.copytree(tiny_model_dir, run / "sft")
-    (run / "run.json").write_text(json.dumps(
-        {"model": "final", "baseline": "sft", "test_split": str(taught_split), "recipe": "config.yaml"}))
-    return run
+    return lay_out_run(tmp_path_factory.mktemp("taught-runs"), taught_model_dir, tiny_model_dir, taught_split)
