@@ -76,7 +76,6 @@ def taught_model_dir(tmp_path_factory, tiny_model_dir, countdown_data_dir) -> Pa
         torch.set_num_threads(threads)
 
 
-
 def _typeable(s: str) -> bool:
     return s.isascii() and s.isprintable() and "\\" not in s
 

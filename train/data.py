@@ -47,14 +47,13 @@ def ensure_splits(dataset: str, source: str, train_size: int, val_size: int, tes
             splits[name] = load_split(p, name)
         return Splits(splits["train"], splits["val"], splits["test"], str((p / "val.jsonl").resolve()),
                       str((p / "test.jsonl").resolve()))
-    from tasks.countdown.data import build_splits
+    from tasks.countdown.data import build_splits, is_local_source
 
-    if p.exists() or dataset.endswith((".jsonl", ".json", ".parquet")):
-        # One file: split the way `cli.py data` does (a task repeated in the file lands in one split
-        # only), every remaining task to train; the splits are saved into the run dir later.
-        s = build_splits(str(p), sys.maxsize, test_size, val_size, seed)
-    else:  # a hub dataset id: `cli.py data`'s loading (one clear line if unreachable) and split
-        s = build_splits(dataset, train_size, test_size, val_size, seed)
+    # One file or a hub dataset id: split the way `cli.py data` does (a repeated task lands in one
+    # split only; an unreachable hub is one clear line). A file gives train every task left after
+    # test and val; the splits are saved into the run dir later.
+    train = sys.maxsize if is_local_source(dataset) else train_size
+    s = build_splits(dataset, train, test_size, val_size, seed)
     return Splits(s["train"], s["val"], s["test"], None, None)
 
 

@@ -34,6 +34,7 @@ def evaluated_run(taught_run, tmp_path_factory):
 def test_evaluate_writes_the_reports(evaluated_run, taught_split):
     from tasks.countdown.data import load_split
     from tasks.countdown.verifier import verify
+
     out, stdout = evaluated_run
     split = load_split(taught_split)
     n = len(split)

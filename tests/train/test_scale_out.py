@@ -50,7 +50,8 @@ def deepspeed_state(checkpoint) -> tuple[bool, bool]:
     ds = next(checkpoint.glob("global_step*"), None)
     if ds is None:
         return False, False
-    return bool(list(ds.glob("*zero_pp_rank_1_*optim_states.pt"))), (ds / "zero_pp_rank_1_mp_rank_00_model_states.pt").is_file()
+    optimizer = bool(list(ds.glob("*zero_pp_rank_1_*optim_states.pt")))
+    return optimizer, (ds / "zero_pp_rank_1_mp_rank_00_model_states.pt").is_file()
 
 
 @pytest.mark.slow
@@ -63,7 +64,6 @@ def test_two_processes_every_phase_on(shrunk_recipe, taught_model_dir):
     rank alone hangs here first. Starts from a model that solves some training tasks, so the
     curriculum keeps prompts and groups have reward spread. ZeRO-2 and DDP are launched by the two
     tests after this one, with the phases whose code differs between them."""
-    accelerate_config = EVERY_PHASE_CONFIG
     recipe = shrunk_recipe(
         model_name_or_path=str(taught_model_dir),
         cold_start_steps=3, cold_start_batch_size=8, cold_start_learning_rate=1.0e-5,  # SFT runs, barely moves
@@ -76,7 +76,7 @@ def test_two_processes_every_phase_on(shrunk_recipe, taught_model_dir):
         val_limit=24, eval_max_new_tokens=48,               # 12 val tasks per process
         average_checkpoints=True,
         final_eval=True, final_eval_limit=24)
-    r = train_two_processes(recipe, accelerate_config)
+    r = train_two_processes(recipe, EVERY_PHASE_CONFIG)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-4000:]
     run_dir = recipe.parent / "run"
@@ -124,10 +124,10 @@ def test_zero2_partitions_the_optimizer_and_validates(shrunk_recipe):
 def test_bf16_recipe_learns_at_the_reference_lr_under_ddp(shrunk_recipe, taught_model_dir, countdown_data_dir,
                                                           tmp_path):
     """The reference's dtype and learning rate (bfloat16 weights on disk, bf16 compute, lr 5e-7)
-    under the default multi-process launcher (train/accelerate/ddp-cpu.yaml: DDP, no ZeRO). AdamW stepping bf16 parameters at 5e-7
-    loses almost every update (under 1% of weights change); with fp32 master weights nearly all do.
-    The prompts are the tasks the taught model solves sometimes, so groups have reward spread and
-    there is a gradient to apply."""
+    under the default multi-process launcher (train/accelerate/ddp-cpu.yaml: DDP, no ZeRO). AdamW
+    stepping bf16 parameters at 5e-7 loses almost every update (under 1% of weights change); with
+    fp32 master weights nearly all do. The prompts are the tasks the taught model solves sometimes,
+    so groups have reward spread and there is a gradient to apply."""
     import shutil
 
     import torch

@@ -399,19 +399,17 @@ def test_the_fast_path_takes_every_solver_answer():
     model is trained to write itself, not hand them to the ast path."""
     from tasks.countdown.data import generate_tasks
 
-    seen = 0
     for task in generate_tasks(150, seed=7):  # generated tasks are solvable
         nums, target = task["nums"], task["target"]
-        sol = solve(nums, target)
-        for text in (sol.expression, f"({sol.expression})", " ".join(re.sub(r"([-+*/()])", r" \1 ", sol.expression).split())):
+        expr = solve(nums, target).expression
+        spaced = " ".join(re.sub(r"([-+*/()])", r" \1 ", expr).split())
+        for text in (expr, f"({expr})", spaced):
             used: list[int] = []
             try:
                 value = _fast_value(text, used)
             except _Unusual:
                 pytest.fail(f"the fast path gave up on {text!r}")
             assert sorted(used) == sorted(nums) and value == target
-        seen += 1
-    assert seen == 150
 
 
 def test_a_long_answer_block_is_cut_just_past_the_cap_after_stripping():
@@ -443,4 +441,5 @@ def test_every_field_of_the_verdict(equation, numbers, target, expected, fast):
     line-break character a space, the "= N" suffix dropped), as given when it was rejected; on both paths."""
     d = _verdict(equation, numbers, target, fast=fast).to_dict()
     assert (d["ok"], d["reason"], d["value"], d["equation"]) == expected
-    assert verify_equation(equation, numbers, target).to_dict() == _verdict(equation, numbers, target, fast=True).to_dict()
+    public = verify_equation(equation, numbers, target).to_dict()
+    assert public == _verdict(equation, numbers, target, fast=True).to_dict()
