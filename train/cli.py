@@ -74,9 +74,11 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
                 # one process, after the launch: lm-eval never runs inside the N-process group
                 summarize_run(cfg)
             return
+        from .distributed import leave_process_group
         from .pipeline import run
 
         run(cfg, resume=resume)
+        leave_process_group()
     except (ConfigError, DataError, ModelError, TrainError) as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:

@@ -76,3 +76,22 @@ def rank_local_loading():
     finally:
         if obj is not None:
             hf_ds.set_hf_deepspeed_config(obj)
+
+
+def leave_process_group() -> None:
+    """Wait for every rank, then destroy the process group, before this process exits.
+
+    A rank that exits with its group alive can abort at interpreter teardown (SIGABRT, "terminate
+    called without an active exception": gloo's worker threads still hold tensors then); torchrun
+    then kills the other ranks and the launch fails after its work is done. It happened here to the
+    rank that finishes first, since rank 0 alone writes final/ after training: so the others wait
+    for it at the barrier instead of leaving early. Call it only after a run succeeded: after an
+    error the barrier would wait for ranks that already failed.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if dist.get_world_size() > 1:
+        dist.barrier()
+    dist.destroy_process_group()
