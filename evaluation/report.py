@@ -81,7 +81,9 @@ def markdown_report(summaries: list[dict], baseline: dict | None, model: dict) -
             + (f" of {s0['test_size']}, --limit {s0['limit']}" if s0.get("limit") else "") + "). "
             + ("Greedy decoding" if not s0["num_samples"] > 1 and not s0["temperature"]
                else f"{s0['num_samples']} samples at temperature {s0['temperature']}")
-            + f", at most {s0['max_gen_toks']} new tokens. Scored by `tasks.countdown.verify`.", ""]
+            + f", at most {s0['max_gen_toks']} new tokens. Scored by `tasks.countdown.verify`"
+            + "".join(f"; sympy re-evaluated {s['sympy_checked']} of {s['label']}'s equations and agreed on all"
+                      for s in summaries if s.get("sympy_checked")) + ".", ""]
     body = [main_table(summaries), ""]
     if baseline is not None:
         body += [difference(baseline, model), ""]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -186,8 +187,10 @@ def run_model(model: str | None, *, test_file: str | None = None, backend: str =
     if not out or TASK not in out.get("results", {}):
         raise EvalError(f"lm-eval returned no results for {target.model or base_url}")
 
-    samples = sample_rows(out.pop("samples", {}).get(TASK, []), score)
+    raw = out.pop("samples", {}).get(TASK, [])
+    samples = sample_rows(raw, score)
     res = out["results"][TASK]
+    agreement = _float(res.get("sympy_agree,none"))
     total = len(samples)
     correct = sum(int(r["ok"]) for r in samples)
     summary = {
@@ -209,6 +212,9 @@ def run_model(model: str | None, *, test_file: str | None = None, backend: str =
         "max_gen_toks": gen_kwargs["max_gen_toks"],
         "pass_at_k": _float(res.get("pass_at_k,none")),
         "maj_at_k": _float(res.get("maj_at_k,none")),
+        # sympy re-evaluated this many of the verifier's values and agreed on all (else lm-eval stopped)
+        "sympy_checked": sum(int(s.get("sympy_agree", (0, 0))[0]) for s in raw),
+        "sympy_agreement": None if agreement is None or math.isnan(agreement) else agreement,
         "wall_seconds": round(wall, 2),
         "tasks_per_second": round(total / wall, 3) if wall > 0 else None,
         **breakdowns(samples),

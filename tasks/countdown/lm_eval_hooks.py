@@ -18,11 +18,14 @@ back when an answer block was opened and never closed):
 
     >>> doc = {"nums": [19, 36, 55, 7], "target": 65}
     >>> process_results(doc, [" 55+36=91, 91-7-19=65</think>\\n<answer>55+36-7-19"])
-    {'acc': 1, 'format_rate': 1, 'pass_at_k': 1, 'maj_at_k': 1}
+    {'acc': 1, 'format_rate': 1, 'pass_at_k': 1, 'maj_at_k': 1, 'sympy_agree': (1, 1)}
     >>> process_results(doc, [["1+2=3</think><answer>1+2</answer>", "55+36=91</think><answer>55+36-7-19</answer>"]])
-    {'acc': 0, 'format_rate': 1, 'pass_at_k': 1, 'maj_at_k': 0}
+    {'acc': 0, 'format_rate': 1, 'pass_at_k': 1, 'maj_at_k': 0, 'sympy_agree': (2, 2)}
     >>> process_results(doc, [["</think><answer>55+36-7-19</answer>"]])  # right answer, empty think block
-    {'acc': 1, 'format_rate': 0, 'pass_at_k': 1, 'maj_at_k': 1}
+    {'acc': 1, 'format_rate': 0, 'pass_at_k': 1, 'maj_at_k': 1, 'sympy_agree': (1, 1)}
+
+`sympy_agree` is (equations sympy re-evaluated, equations where it agreed) for the doc; `agreement`
+aggregates it, and a disagreement stops the evaluation (`tasks/countdown/sympy_check.py`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path
 from tasks.countdown.data import DataError, default_test_tasks, load_split
 from tasks.countdown.prompt import ASSISTANT_PREFILL, SYSTEM_PROMPT, user_message
 from tasks.countdown.rewards import is_well_formatted
+from tasks.countdown.sympy_check import agrees
 from tasks.countdown.verifier import extract_answer, verify
 
 TEST_FILE_ENV = "MINI_R1_COUNTDOWN_TEST"
@@ -138,12 +142,24 @@ def process_results(doc: dict, results: list) -> dict:
     if isinstance(samples, str):  # lm-eval's default filter already took the first sample
         samples = [samples]
     scored = [score(doc, s) for s in samples]
+    checked = [agrees(verify(s["completion"], doc["nums"], doc["target"])) for s in scored]
     return {
         "acc": int(scored[0]["ok"]),
         "format_rate": int(scored[0]["well_formatted"]),
         "pass_at_k": int(any(s["ok"] for s in scored)),
         "maj_at_k": int(majority_ok(scored)),
+        "sympy_agree": (sum(c is not None for c in checked), sum(c is True for c in checked)),
     }
+
+
+def agreement(items: list[tuple[int, int]]) -> float:
+    """Share of the valued equations on which sympy agreed with the verifier (NaN when none had a value).
+
+    >>> agreement([(1, 1), (0, 0), (2, 2)])
+    1.0
+    """
+    checked = sum(c for c, _ in items)
+    return sum(a for _, a in items) / checked if checked else float("nan")
 
 
 __all__ = ["DataError", "load_dataset", "doc_to_text", "keep_all", "process_results", "score", "load_rows"]

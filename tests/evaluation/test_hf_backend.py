@@ -63,6 +63,10 @@ def test_evaluate_writes_the_reports(evaluated_run, taught_split):
     assert sum(b["correct"] for b in model["by_numbers"].values()) == model["correct"]
     acc = json.loads((out / "model/results.json").read_text())["results"]["countdown"]["acc,none"]
     assert acc == pytest.approx(model["correct"] / n)
+    # sympy re-evaluated every equation the verifier gave a value for (each correct one at least)
+    assert model["sympy_agreement"] == 1.0 and model["sympy_checked"] >= model["correct"]
+    assert f"sympy re-evaluated {model['sympy_checked']} of tiny-r1-countdown (final)'s equations" in (
+        out / "report.md").read_text()
     assert not list(out.parent.glob(".eval.partial-*"))  # the staging folder is gone
 
 
@@ -83,6 +87,7 @@ def test_same_numbers_as_plain_lm_eval_cli(evaluated_run, taught_run, taught_spl
     plain = json.loads(next(tmp_path.rglob("results_*.json")).read_text())["results"]["countdown"]
     ours = json.loads((out / "model/results.json").read_text())["results"]["countdown"]
     assert plain["acc,none"] > 0  # a model that solves some: equal numbers then mean the same tasks
+    assert plain["sympy_agree,none"] == 1.0  # the agreement metric comes with the task, not with cli.py
     for key in ("acc,none", "acc_stderr,none", "format_rate,none", "pass_at_k,none", "maj_at_k,none"):
         assert plain[key] == ours[key], key
     plain_samples = sorted((json.loads(x) for x in next(tmp_path.rglob("samples_*.jsonl")).read_text().splitlines()),

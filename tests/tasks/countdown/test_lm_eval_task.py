@@ -56,9 +56,11 @@ def test_process_results_is_verify(completion, acc, fmt):
 
 def test_repeated_samples_pass_at_k_and_majority():
     good, bad = "x</think><answer>55+36-7-19</answer>", "x</think><answer>55+36+7+19</answer>"
-    assert hooks.process_results(DOC, [[bad, good, bad]]) == {"acc": 0, "format_rate": 1, "pass_at_k": 1, "maj_at_k": 0}
+    assert hooks.process_results(DOC, [[bad, good, bad]]) == {"acc": 0, "format_rate": 1, "pass_at_k": 1, "maj_at_k": 0,
+                                                              "sympy_agree": (3, 3)}
     assert hooks.process_results(DOC, [[bad, good, " x</think><answer>55 + 36 - 7 - 19</answer>"]])["maj_at_k"] == 1
-    assert hooks.process_results(DOC, [["", "junk"]]) == {"acc": 0, "format_rate": 0, "pass_at_k": 0, "maj_at_k": 0}
+    assert hooks.process_results(DOC, [["", "junk"]]) == {"acc": 0, "format_rate": 0, "pass_at_k": 0, "maj_at_k": 0,
+                                                          "sympy_agree": (0, 0)}
 
 
 def test_close_answer_only_closes_an_open_block():
