@@ -146,7 +146,7 @@ def evaluate(model, baseline, no_baseline, backend, test_file, limit, out_dir, n
     if base_s is not None:
         click.echo(difference(base_s, model_s))
     click.echo("")
-    click.echo(breakdown_tables(summaries))
+    click.echo(breakdown_tables(summaries, base_s))
     click.echo(f"\nwrote {out}/: report.md, accuracy.png, summary.json, "
                + ", ".join(f"{role}/{{results.json,samples.jsonl}}" for role, _ in runs))
     sys.stdout.flush()

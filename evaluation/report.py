@@ -1,6 +1,7 @@
 """The comparison a user reads: the reference's table (model | correct/N | accuracy ± stderr |
-format rate), the difference between model and baseline, the breakdowns by number count and
-by verdict reason, and a bar chart of accuracy by model.
+format rate), the difference between model and baseline, the breakdowns by number count, by
+difficulty (operators needed, number of solutions) and by verdict reason, and a bar chart of
+accuracy by model.
 
     python cli.py evaluate        # prints this table and writes eval/report.md + eval/accuracy.png
 """
@@ -55,16 +56,50 @@ def difference(baseline: dict, model: dict) -> str:
     return f"difference: {d_tasks:+d} tasks, {100 * d_acc:+.1f} points" + ("" if se is None else f" (± {100 * se:.1f})")
 
 
-def breakdown_tables(summaries: list[dict]) -> str:
-    """Accuracy by number count, and how many answers failed for each verdict reason."""
-    ns = sorted({n for s in summaries for n in s["by_numbers"]}, key=int)
-    lines = ["| model | " + " | ".join(f"{n} numbers" for n in ns) + " |", "|---|" + "---:|" * len(ns)]
+# (summary key, column heading): number count, then the solver's difficulty (tasks.countdown.difficulty)
+BREAKDOWNS = (("by_numbers", "{} numbers"), ("by_operators", "{}"), ("by_solutions", "{}"))
+
+
+def bucket_table(summaries: list[dict], key: str, heading: str, baseline: dict | None = None) -> str:
+    """One breakdown: correct/total (accuracy) per bucket and model, then each model's change
+    against the baseline in points (and tasks).
+
+    >>> b = {"label": "base", "by_operators": {"+/- only": {"correct": 1, "total": 4, "accuracy": 0.25}}}
+    >>> m = {"label": "run", "by_operators": {"+/- only": {"correct": 3, "total": 4, "accuracy": 0.75}}}
+    >>> print(bucket_table([b, m], "by_operators", "{}", baseline=b))
+    | model | +/- only |
+    |---|---:|
+    | base | 1/4 (25.0%) |
+    | run | 3/4 (75.0%) |
+    | run − base | +50.0 points (+2) |
+    """
+    names = sorted({n for s in summaries for n in s.get(key, {})}, key=lambda n: (not n.isdigit(), int(n) if
+                                                                                 n.isdigit() else 0, n))
+    lines = ["| model | " + " | ".join(heading.format(n) for n in names) + " |", "|---|" + "---:|" * len(names)]
     for s in summaries:
         cells = []
-        for n in ns:
-            b = s["by_numbers"].get(n)
+        for n in names:
+            b = s.get(key, {}).get(n)
             cells.append("–" if b is None else f"{b['correct']}/{b['total']} ({pct(b['accuracy'])})")
         lines.append(f"| {s['label']} | " + " | ".join(cells) + " |")
+    for s in summaries if baseline is not None else []:
+        if s is baseline:
+            continue
+        cells = []
+        for n in names:
+            b, m = baseline.get(key, {}).get(n), s.get(key, {}).get(n)
+            cells.append("–" if b is None or m is None else
+                         f"{100 * (m['accuracy'] - b['accuracy']):+.1f} points ({m['correct'] - b['correct']:+d})")
+        lines.append(f"| {s['label']} − {baseline['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def breakdown_tables(summaries: list[dict], baseline: dict | None = None) -> str:
+    """Accuracy by number count and by difficulty (with the change against the baseline), and how
+    many answers failed for each verdict reason."""
+    parts = [bucket_table(summaries, key, heading, baseline) for key, heading in BREAKDOWNS
+             if any(s.get(key) for s in summaries)]
+    lines = "\n\n".join(parts).splitlines()
     reasons = sorted({r for s in summaries for r in s["by_reason"]},
                      key=lambda r: (r != "ok", -sum(s["by_reason"].get(r, 0) for s in summaries)))
     lines += ["", "| verdict reason | " + " | ".join(s["label"] for s in summaries) + " |",
@@ -87,7 +122,7 @@ def markdown_report(summaries: list[dict], baseline: dict | None, model: dict) -
     body = [main_table(summaries), ""]
     if baseline is not None:
         body += [difference(baseline, model), ""]
-    body += ["## Breakdown", "", breakdown_tables(summaries), ""]
+    body += ["## Breakdown", "", breakdown_tables(summaries, baseline), ""]
     return "\n".join(head + body)
 
 

@@ -89,17 +89,30 @@ def sample_rows(samples: list[dict], score) -> list[dict]:
     return rows
 
 
-def breakdowns(rows: list[dict]) -> dict:
-    """Accuracy by number count (3 vs 4 numbers) and the count of each verdict reason."""
-    by_n: dict = {}
-    for r in rows:
-        b = by_n.setdefault(str(r["n_numbers"]), {"correct": 0, "total": 0})
+def _buckets(pairs) -> dict:
+    """{bucket: {correct, total, accuracy}} from (bucket, ok) pairs."""
+    out: dict = {}
+    for key, ok in pairs:
+        b = out.setdefault(key, {"correct": 0, "total": 0})
         b["total"] += 1
-        b["correct"] += int(r["ok"])
-    for b in by_n.values():
+        b["correct"] += int(ok)
+    for b in out.values():
         b["accuracy"] = b["correct"] / b["total"]
-    reasons = Counter(r["reason"] for r in rows)
-    return {"by_numbers": dict(sorted(by_n.items())), "by_reason": dict(reasons.most_common())}
+    return out
+
+
+def breakdowns(rows: list[dict]) -> dict:
+    """Accuracy by number count, by the operators a task needs and by how many solutions it has
+    (`tasks.countdown.difficulty`, when the rows carry their task), and the count of each verdict reason."""
+    out = {"by_numbers": dict(sorted(_buckets((str(r["n_numbers"]), r["ok"]) for r in rows).items()))}
+    if rows and all("nums" in r and "target" in r for r in rows):
+        from tasks.countdown.difficulty import difficulty
+
+        kinds = [difficulty(r["nums"], r["target"]) for r in rows]
+        for key in ("operators", "solutions"):
+            out[f"by_{key}"] = dict(sorted(_buckets((k[key], r["ok"]) for k, r in zip(kinds, rows)).items()))
+    out["by_reason"] = dict(Counter(r["reason"] for r in rows).most_common())
+    return out
 
 
 def _prepare_target(model: str | None, backend: str) -> Target:

@@ -61,6 +61,10 @@ def test_evaluate_writes_the_reports(evaluated_run, taught_split):
     assert rows[0]["prompt"].endswith("Let me solve this step by step.\n<think>")
     assert sum(b["total"] for b in model["by_numbers"].values()) == n
     assert sum(b["correct"] for b in model["by_numbers"].values()) == model["correct"]
+    for key in ("by_operators", "by_solutions"):  # the solver's difficulty covers every task once
+        assert sum(b["total"] for b in model[key].values()) == n
+        assert sum(b["correct"] for b in model[key].values()) == model["correct"]
+    assert "| tiny-r1-countdown (final) − baseline: sft |" in stdout  # the change against the baseline
     acc = json.loads((out / "model/results.json").read_text())["results"]["countdown"]["acc,none"]
     assert acc == pytest.approx(model["correct"] / n)
     # sympy re-evaluated every equation the verifier gave a value for (each correct one at least)

@@ -43,6 +43,22 @@ def test_breakdowns_by_numbers_and_reason():
     assert b["by_reason"] == {"no_answer": 2, "ok": 1, "wrong_value": 1}
 
 
+def test_difficulty_breakdowns_when_rows_carry_their_task():
+    rows = [{"nums": [19, 36, 55, 7], "target": 65, "n_numbers": 4, "ok": True, "reason": "ok"},
+            {"nums": [68, 21, 8], "target": 100, "n_numbers": 3, "ok": False, "reason": "wrong_value"},
+            {"nums": [68, 21, 8], "target": 100, "n_numbers": 3, "ok": True, "reason": "ok"}]
+    b = breakdowns(rows)
+    assert b["by_operators"] == {"+/- only": {"correct": 1, "total": 1, "accuracy": 1.0},
+                                 "needs * or /": {"correct": 1, "total": 2, "accuracy": 0.5}}
+    assert b["by_solutions"] == {"1-2 solutions": {"correct": 1, "total": 2, "accuracy": 0.5},
+                                 "3+ solutions": {"correct": 1, "total": 1, "accuracy": 1.0}}
+    base = {"label": "base", **breakdowns([dict(r, ok=False, reason="no_answer") for r in rows])}
+    text = breakdown_tables([base, {"label": "run", **b}], base)
+    assert "| model | +/- only | needs * or / |" in text
+    assert "| run − base | +100.0 points (+1) | +50.0 points (+1) |" in text
+    assert "| model | 1-2 solutions | 3+ solutions |" in text
+
+
 def test_tables_and_difference():
     base, model = summary("base", 1, 0.25, 0.25), summary("run (final)", 3, 0.75, 0.25)
     table = main_table([base, model])
@@ -114,6 +130,7 @@ difference: +1 tasks, +25.0 points
 |---|---:|---:|
 | base | 0/2 (0.0%) | 0/2 (0.0%) |
 | trained | 1/2 (50.0%) | 0/2 (0.0%) |
+| trained − base | +50.0 points (+1) | +0.0 points (+0) |
 
 | verdict reason | base | trained |
 |---|---:|---:|
