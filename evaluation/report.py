@@ -109,7 +109,31 @@ def breakdown_tables(summaries: list[dict], baseline: dict | None = None) -> str
     return "\n".join(lines)
 
 
-def markdown_report(summaries: list[dict], baseline: dict | None, model: dict) -> str:
+def p_text(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def pairwise_table(pairs: list[dict]) -> str:
+    """Each pair of models on the same tasks: B minus A, its paired standard error, the tasks only
+    one of them solves and McNemar's exact p-value (evaluation/paired.py).
+
+    >>> print(pairwise_table([{"a": "base", "b": "run", "difference_tasks": 64, "difference": 0.128,
+    ...                        "paired_stderr": 0.0155, "only_a": 1, "only_b": 65, "p_value": 1e-18}]))
+    | comparison (same tasks) | Δ tasks | Δ accuracy ± paired stderr | solved by one only (A / B) | McNemar p |
+    |---|---:|---:|---:|---:|
+    | run − base | +64 | +12.8 points ± 1.6 | 1 / 65 | <0.001 |
+    """
+    lines = ["| comparison (same tasks) | Δ tasks | Δ accuracy ± paired stderr | solved by one only (A / B) | McNemar p |",
+             "|---|---:|---:|---:|---:|"]
+    for q in pairs:
+        se = "" if q["paired_stderr"] is None else f" ± {100 * q['paired_stderr']:.1f}"
+        lines.append(f"| {q['b']} − {q['a']} | {q['difference_tasks']:+d} | {100 * q['difference']:+.1f} points{se} "
+                     f"| {q['only_a']} / {q['only_b']} | {p_text(q['p_value'])} |")
+    return "\n".join(lines)
+
+
+def markdown_report(summaries: list[dict], baseline: dict | None, model: dict | None,
+                    pairs: list[dict] | None = None) -> str:
     s0 = summaries[0]
     head = [f"# Countdown evaluation ({s0['backend']} backend)", "",
             f"Held-out split: `{s0['test_split']}` ({s0['total']} tasks"
@@ -120,8 +144,10 @@ def markdown_report(summaries: list[dict], baseline: dict | None, model: dict) -
             + "".join(f"; sympy re-evaluated {s['sympy_checked']} of {s['label']}'s equations and agreed on all"
                       for s in summaries if s.get("sympy_checked")) + ".", ""]
     body = [main_table(summaries), ""]
-    if baseline is not None:
+    if baseline is not None and model is not None:
         body += [difference(baseline, model), ""]
+    if pairs:
+        body += [pairwise_table(pairs), ""]
     body += ["## Breakdown", "", breakdown_tables(summaries, baseline), ""]
     return "\n".join(head + body)
 
@@ -137,7 +163,7 @@ def bar_chart(summaries: list[dict], path: Path) -> None:
     acc = [100 * (s["accuracy"] or 0) for s in summaries]
     err = [100 * (s["stderr"] or 0) for s in summaries]
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(labels), 3.6))
-    bars = ax.bar(range(len(labels)), acc, yerr=err, capsize=6, color=["#9aa5b1", "#2f7ed8"][: len(labels)])
+    bars = ax.bar(range(len(labels)), acc, yerr=err, capsize=6, color=(["#9aa5b1", "#2f7ed8"] + [f"C{i}" for i in range(2, len(labels))])[: len(labels)])
     for b, s in zip(bars, summaries):
         ax.annotate(f"{s['correct']}/{s['total']}", (b.get_x() + b.get_width() / 2, b.get_height()),
                     ha="center", va="bottom", xytext=(0, 3), textcoords="offset points")

@@ -31,14 +31,20 @@ def is_model_dir(path: Path) -> bool:
     )
 
 
-def newest_checkpoint(run_dir: Path) -> Path | None:
-    """The complete checkpoint-N with the largest N (a half-written one is skipped)."""
+def loadable_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every complete checkpoint-N, by step (a half-written one is skipped)."""
     found = []
-    for p in run_dir.glob("checkpoint-*"):
+    for p in Path(run_dir).glob("checkpoint-*"):
         m = _CHECKPOINT.search(p.name)
         if m and p.is_dir() and is_model_dir(p):
             found.append((int(m.group(1)), p))
-    return max(found)[1] if found else None
+    return sorted(found)
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The complete checkpoint-N with the largest N (a half-written one is skipped)."""
+    found = loadable_checkpoints(run_dir)
+    return found[-1][1] if found else None
 
 
 def resolve_model_dir(path: str | Path) -> Path:

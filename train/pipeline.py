@@ -271,7 +271,11 @@ def _write_final(run_dir: Path, src: Path, chosen: Path | None, state, val_cb, t
 
 
 def write_summary(run_dir: Path, fields: dict) -> dict:
-    return update_json(run_dir / "summary.json", fields)
+    from evaluation.model_card import write_model_card
+
+    out = update_json(run_dir / "summary.json", fields)
+    write_model_card(run_dir)  # over TRL's generic card, and kept current with the summary
+    return out
 
 
 def summarize_run(cfg: RunConfig, log=log) -> dict:

@@ -82,3 +82,24 @@ def test_api_backend_wrong_key_is_one_clear_error(server, small_split, tmp_path)
         "--limit", "2", "--out", str(tmp_path / "eval")])
     assert result.exit_code == 1 and "HTTP 401" in result.output and "--api-key" in result.output
     assert not (tmp_path / "eval").exists()
+
+
+@pytest.mark.slow
+def test_served_model_scores_as_the_checkpoint_does(server, taught_model_dir, taught_split, tmp_path):
+    """The reference's table from anywhere: `--backend api` on the served checkpoint gives the same
+    verdicts, task by task, as `--backend hf` on the checkpoint itself (both float32 here, greedy;
+    the served completion is the reasoning the parser split off joined back to the content, and
+    lm-eval drops the stop string on both paths). On a split the model partly solves, so equal
+    counts mean the same tasks solved, not two zeros."""
+    from evaluation.runner import evaluate_model
+
+    hf = evaluate_model(str(taught_model_dir), test_file=str(taught_split), backend="hf", max_gen_toks=48,
+                        out_dir=str(tmp_path / "hf"))
+    api = evaluate_model(NAME, test_file=str(taught_split), backend="api", base_url=server, api_key=KEY,
+                         max_gen_toks=48, out_dir=str(tmp_path / "api"))
+    assert hf["correct"] > 0 and hf["total"] == api["total"] == 8
+    rows = {name: [json.loads(x) for x in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
+            for name in ("hf", "api")}
+    assert [r["ok"] for r in rows["api"]] == [r["ok"] for r in rows["hf"]]
+    assert [r["answer"] for r in rows["api"]] == [r["answer"] for r in rows["hf"]]
+    assert (api["correct"], api["accuracy"], api["format_rate"]) == (hf["correct"], hf["accuracy"], hf["format_rate"])

@@ -130,3 +130,22 @@ def test_server_answering_garbage(mode, needle, tmp_path, small_split):
         assert not out.exists()
     finally:
         server.shutdown()
+
+
+def test_several_models_trained_on_different_splits(fake_run, tmp_path):
+    """Two runs whose own test splits hold different tasks cannot share one table: one line, before
+    any model is scored."""
+    other = tmp_path / "other-run"
+    shutil.copytree(fake_run, other, symlinks=True)
+    split = tmp_path / "other-test.jsonl"
+    split.write_text('{"nums": [1, 2, 3], "target": 6}\n')
+    info = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps(info | {"test_split": str(split)}))
+    result = run_cli("--model", fake_run, "--model", other, "--out", tmp_path / "out")
+    assert_one_clear_error(result, "different test splits", "--test-file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_several_models_over_the_api_backend(tmp_path):
+    result = run_cli("--backend", "api", "--base-url", "http://127.0.0.1:9", "--model", "a", "--model", "b")
+    assert_one_clear_error(result, "several --model over the api backend")

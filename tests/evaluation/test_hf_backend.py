@@ -72,6 +72,10 @@ def test_evaluate_writes_the_reports(evaluated_run, taught_split):
     assert f"sympy re-evaluated {model['sympy_checked']} of tiny-r1-countdown (final)'s equations" in (
         out / "report.md").read_text()
     assert not list(out.parent.glob(".eval.partial-*"))  # the staging folder is gone
+    card = (out.parent / "README.md").read_text()  # the run's card now shows the table just scored
+    assert f"| tiny-r1-countdown (final) | {model['correct']}/{n} |" in card
+    assert f"difference: +{model['correct']} tasks" in card and str(taught_split) in card
+    assert (out.parent / "final" / "README.md").read_text() == card
 
 
 @pytest.mark.slow

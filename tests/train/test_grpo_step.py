@@ -57,6 +57,11 @@ def test_two_grpo_steps_change_the_weights_and_fill_the_run_dir(shrunk_recipe, e
     assert [r["step"] for r in rows if "val_accuracy" in r] == [0, 1, 2]
     assert (out / "curves.png").stat().st_size > 1000
     assert (out / "config.yaml").is_file() and newest_complete_checkpoint(out).name == "checkpoint-2"
+    # the run's own card over TRL's template ("a fine-tuned version of [None]"), beside the served weights too
+    card = (out / "README.md").read_text()
+    assert "fine-tuned version of" not in card and "trained with GRPO" in card
+    assert f"after {summary['global_step']} GRPO steps" in card and "| max_steps | 2 |" in card
+    assert (out / "final" / "README.md").read_text() == card
 
 
 def test_nan_reward_stops_with_the_step_named(shrunk_recipe, extra_rewards):
@@ -109,6 +114,9 @@ def test_summary_scores_greedy_and_sampled_through_lm_eval(shrunk_recipe, extra_
     assert saved["test_sampled"]["temperature"] == 1.0 and summary["test_sampled"] == saved["test_sampled"]
     md = (out / "summary.md").read_text()
     assert "GRPO gain (greedy)" in md and "GRPO gain (sampled, T=1)" in md and "sampled T=1" in md
+    card = (out / "README.md").read_text()  # the card carries the table once it is scored
+    t = saved["test"]
+    assert f"| trained (final) | {t['trained']['correct']}/6 |" in card and f"({t['tasks']} tasks" in card
 
 
 def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_recipe, extra_rewards, monkeypatch):

@@ -1,0 +1,139 @@
+"""`cli.py evaluate --checkpoints`: every kept checkpoint of a run on its test split, read back
+from its cache when the settings match, continued after an interruption.
+
+The slow test uses a run laid out from the two test models: checkpoint-1 is the random-weight
+model, checkpoint-2 and final/ the taught one, so the curve has to rise between the two steps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from evaluation.sweep import sweep_points, sweep_table, training_curves
+from evaluation.targets import EvalError
+
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+def fake_run(tmp_path, steps=(10, 20, 30), final_from="checkpoint-20"):
+    run = tmp_path / "run"
+    for d in [f"checkpoint-{s}" for s in steps] + ["final"]:
+        (run / d).mkdir(parents=True)
+        for f in MODEL_FILES:
+            (run / d / f).write_text("{}")
+    (run / "checkpoint-40").mkdir()  # half-written: no weights, never swept
+    (run / "run.json").write_text(json.dumps({"model": "final", "final_from": final_from, "global_step": 30}))
+    return run
+
+
+def test_all_is_every_loadable_checkpoint_then_final(tmp_path):
+    run = fake_run(tmp_path)
+    points = sweep_points(run, "all")
+    assert [(p.name, p.step) for p in points] == [("checkpoint-10", 10), ("checkpoint-20", 20), ("final", 20),
+                                                 ("checkpoint-30", 30)]
+    assert [p.name for p in sweep_points(run, "final,10")] == ["checkpoint-10", "final"]
+
+
+def test_a_final_averaged_from_several_sits_at_the_last_step(tmp_path):
+    run = fake_run(tmp_path, final_from="average of checkpoint-20, checkpoint-30")
+    assert [(p.name, p.step) for p in sweep_points(run, "all")][-1] == ("final", 30)
+
+
+@pytest.mark.parametrize(("spec", "needle"), [("25", "no such kept checkpoint"), ("40", "kept steps: 10, 20, 30"),
+                                              ("ten", "'ten'")])
+def test_a_step_that_does_not_exist(tmp_path, spec, needle):
+    with pytest.raises(EvalError, match=needle):
+        sweep_points(fake_run(tmp_path), spec)
+
+
+def test_a_run_without_checkpoints(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text("{}")
+    with pytest.raises(EvalError, match="no kept checkpoints"):
+        sweep_points(tmp_path / "run", "all")
+
+
+def test_curves_and_table(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"step": 0, "val_accuracy": 0.1}\n{"step": 1, "reward": 1.0, "accuracy": 0.5}\nnot json\n'
+        '{"step": 1, "val_accuracy": 0.25}\n')
+    curves = training_curves(tmp_path)
+    assert curves == {"val": [(0, 0.1), (1, 0.25)], "train": [(1, 0.5)]}
+    row = {"label": "checkpoint-1", "step": 1, "correct": 2, "total": 8, "accuracy": 0.25, "stderr": 0.16}
+    table = sweep_table([row], {"correct": 0, "total": 8, "accuracy": 0.0, "stderr": 0.0}, dict(curves["val"]))
+    assert "| – | baseline | 0/8 | 0.0% ± 0.0 | – |" in table
+    assert "| 1 | checkpoint-1 | 2/8 | 25.0% ± 16.0 | 25.0% |" in table
+
+
+def test_the_api_backend_says_why_not():
+    r = CliRunner().invoke(cli.main, ["evaluate", "--backend", "api", "--base-url", "http://127.0.0.1:9",
+                                      "--checkpoints", "all"])
+    assert r.exit_code == 2 and "a server serves one checkpoint" in r.output and "Traceback" not in r.output
+
+
+def test_a_missing_step_is_one_line(tmp_path):
+    run = fake_run(tmp_path)
+    r = CliRunner().invoke(cli.main, ["evaluate", "--model", str(run), "--checkpoints", "25"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert [ln for ln in r.output.splitlines() if ln.startswith("Error:")] == [
+        f"Error: --checkpoints '25': no such kept checkpoint in {run.resolve()} (kept steps: 10, 20, 30; "
+        "or 'final', or 'all')"]
+
+
+@pytest.fixture
+def stepped_run(taught_run, tiny_model_dir, tmp_path):
+    run = tmp_path / "stepped"
+    shutil.copytree(taught_run, run, symlinks=True)
+    shutil.copytree(tiny_model_dir, run / "checkpoint-1")
+    shutil.copytree(taught_run / "final", run / "checkpoint-2")
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps(info | {"final_from": "checkpoint-2", "global_step": 2}))
+    (run / "metrics.jsonl").write_text('{"step": 1, "reward": 0.5, "accuracy": 0.1}\n{"step": 1, "val_accuracy": 0.0}\n'
+                                       '{"step": 2, "reward": 1.5, "accuracy": 0.6}\n{"step": 2, "val_accuracy": 0.5}\n')
+    shutil.rmtree(run / "eval", ignore_errors=True)
+    return run
+
+
+@pytest.mark.slow
+def test_sweep_scores_each_checkpoint_once_and_continues_after_an_interruption(stepped_run, monkeypatch):
+    import evaluation.sweep as sweep
+
+    args = ["evaluate", "--model", str(stepped_run), "--checkpoints", "all", "--max-gen-toks", "48"]
+    real, calls = sweep.run_model, []
+
+    def stop_on_the_second(*a, **k):  # Ctrl-C while the second point is being scored
+        calls.append(a[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(sweep, "run_model", stop_on_the_second)
+    r = CliRunner().invoke(cli.main, args)
+    assert r.exit_code == 130 and "interrupted: 1 of 4 points are scored and kept" in r.output
+    out = stepped_run / "eval" / "sweep"
+    assert (out / "baseline" / "summary.json").is_file() and not (out / "checkpoint-1").exists()
+
+    monkeypatch.setattr(sweep, "run_model", real)
+    r = CliRunner().invoke(cli.main, args)
+    assert r.exit_code == 0, r.output
+    assert r.output.count("read back (same settings)") == 1  # the baseline; the other three scored now
+    table = r.output.split("wrote")[0]
+    rows = {ln.split("|")[2].strip(): ln for ln in table.splitlines() if ln.startswith("| ") and "/8 |" in ln}
+    assert set(rows) == {"baseline", "checkpoint-1", "checkpoint-2", "final"}
+    s = json.loads((out / "sweep.json").read_text())
+    by = {p["label"]: p for p in s["points"]}
+    assert by["checkpoint-1"]["correct"] == 0 < by["checkpoint-2"]["correct"] == by["final"]["correct"]
+    assert by["final"]["step"] == 2 and s["baseline"]["correct"] == 0
+    assert s["val_accuracy"] == [[1, 0.0], [2, 0.5]]
+    assert "| 2 | checkpoint-2 |" in rows["checkpoint-2"] and rows["checkpoint-2"].endswith("| 50.0% |")
+    assert (out / "accuracy_vs_step.png").stat().st_size > 10_000
+
+    r = CliRunner().invoke(cli.main, args)  # nothing new: every point read back, the same table
+    assert r.exit_code == 0 and r.output.count("read back (same settings)") == 4
+    assert r.output.split("wrote")[0].split("left\n")[-1] == table.split("left\n")[-1]
+    r = CliRunner().invoke(cli.main, args[:-1] + ["40"])  # another budget: a new setting, scored again
+    assert r.exit_code == 0 and "read back" not in r.output
