@@ -183,12 +183,16 @@ def evaluate(models, baseline, no_baseline, backend, test_file, limit, out_dir, 
 
 def _evaluate_several(models, baseline, test_file, out_dir, common):
     """`--model A --model B …`: every model (and --baseline, first, when given) on one split, one
-    table, one chart, and every pair compared on the same tasks."""
+    table, one chart, and every pair compared on the same tasks. Each model is published to
+    OUT/LABEL/ as soon as it is scored and read back by a later run with the same settings, so an
+    interrupted comparison continues (evaluation/sweep.py)."""
     from .compare import common_split, pair_runs, unique_labels
     from .report import bar_chart, breakdown_tables, main_table, markdown_report, pairwise_table
-    from .runner import publish, run_model, stage_model_outputs, staging_dir
+    from .runner import publish, staging_dir
+    from .sweep import Point, score_point
     from .targets import EvalError, resolve_target
 
+    runs, plan, out = [], [], Path(out_dir or "runs/eval")
     try:
         targets = [resolve_target(m) for m in models]
         split = common_split(targets, test_file)
@@ -197,24 +201,29 @@ def _evaluate_several(models, baseline, test_file, out_dir, common):
         labels = unique_labels([label for label, _ in plan])
         if split and not Path(split).exists():
             raise EvalError(f"test split {split} is missing: recreate it with `python cli.py data` or pass --test-file")
-        runs = []
+        out = Path(out_dir) if out_dir else \
+            Path("runs/eval") / ("compare-" + "-vs-".join(_safe(x) for x in labels))[:120]
         for i, (label, (_, spec)) in enumerate(zip(labels, plan), 1):
             _say(f"[{i}/{len(plan)}] {label} ({common['backend']} backend)")
-            run = run_model(spec, test_file=split, **common)
-            run.summary["label"] = label
-            split = split or (run.summary["test_split"] if Path(run.summary["test_split"]).exists() else None)
+            run, cached = score_point(Point(_safe(label), None, spec), split, common, out, label=label)
+            s = run.summary
+            how = "read back (same settings)" if cached else \
+                f"scored in {s['wall_seconds']:.0f} s ({s['tasks_per_second']} tasks/s)"
+            _say(f"[{i}/{len(plan)}] {label}: {s['correct']}/{s['total']}, {how}; {len(plan) - i} left")
+            split = split or (s["test_split"] if Path(s["test_split"]).exists() else None)
             runs.append(run)
         pairs = pair_runs(runs)
+    except KeyboardInterrupt:
+        _say(f"interrupted: {len(runs)} of {len(plan)} models are scored and kept in {out}; "
+             "the same command continues from there")
+        sys.exit(130)
     except EvalError as e:
         raise click.ClickException(str(e)) from None
 
-    out = Path(out_dir) if out_dir else Path("runs/eval") / ("compare-" + "-vs-".join(_safe(x) for x in labels))[:120]
     summaries = [r.summary for r in runs]
     base_s = summaries[0] if base else None
     staging = staging_dir(out)
     try:
-        for label, run in zip(labels, runs):
-            stage_model_outputs(run, staging / _safe(label))
         (staging / "report.md").write_text(markdown_report(summaries, None, None, pairs), encoding="utf-8")
         bar_chart(summaries, staging / "accuracy.png")
         (staging / "summary.json").write_text(json.dumps(
@@ -259,7 +268,8 @@ def _sweep(model, spec, baseline, test_file, out_dir, common):
     try:
         for i, p in enumerate(points, 1):
             _say(f"[{i}/{len(points)}] {p.name} ({common['backend']} backend)")
-            s, cached = score_point(p, split, common, out)
+            run, cached = score_point(p, split, common, out)
+            s = run.summary
             results.append(s)
             how = "read back (same settings)" if cached else \
                 f"scored in {s['wall_seconds']:.0f} s ({s['tasks_per_second']} tasks/s)"

@@ -1,4 +1,5 @@
-"""Every kept checkpoint of a run on its test split: test accuracy against the step, beside the
+"""Scoring a list of models, each published and cached as soon as it is scored; used for every kept
+checkpoint of a run on its test split: test accuracy against the step, beside the
 validation and training accuracy the run logged, because the training reward can rise while
 held-out accuracy falls.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from serve.model_path import WEIGHT_FILES, loadable_checkpoints
 
-from .runner import publish, run_model, stage_model_outputs, staging_dir
+from .runner import EvalRun, publish, run_model, stage_model_outputs, staging_dir
 from .targets import EvalError
 
 SETTINGS = ("backend", "limit", "num_samples", "temperature", "max_gen_toks", "batch_size", "dtype", "max_model_len")
@@ -93,22 +94,32 @@ def settings_key(model: str, split: str | None, options: dict) -> dict:
     return {**{k: options.get(k) for k in SETTINGS}, "split_sha256": digest, "weights": _weights_id(model)}
 
 
-def score_point(point: Point, split: str | None, options: dict, out: Path) -> tuple[dict, bool]:
-    """(summary, read from cache?) of one point, publishing a fresh result to out/NAME/ at once."""
+def _read_samples(folder: Path) -> list[dict] | None:
+    try:
+        return [json.loads(x) for x in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def score_point(point: Point, split: str | None, options: dict, out: Path, label: str | None = None
+                ) -> tuple[EvalRun, bool]:
+    """(the scored run, read from cache?) of one point, publishing a fresh result to out/NAME/ at once."""
     folder = out / point.name
     key = settings_key(point.path, split, options)
     cached = _read_json(folder / "summary.json")
     if cached.get("sweep_settings") == key:
-        return cached, True
+        samples = _read_samples(folder)
+        if samples is not None:
+            return EvalRun(summary=cached, results={}, samples=samples), True
     run = run_model(point.path, test_file=split, **options)
-    run.summary.update(label=point.name, step=point.step, sweep_settings=key)
+    run.summary.update(label=label or point.name, step=point.step, sweep_settings=key)
     staging = staging_dir(folder)
     try:
         stage_model_outputs(run, staging)
         publish(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return run.summary, False
+    return run, False
 
 
 def training_curves(run_dir: Path) -> dict:

@@ -80,11 +80,11 @@ def test_two_models_one_table(taught_run, taught_split, tmp_path):
     """`--model RUN --model RUN/sft`: the taught model and the random one on the run's split, one
     table, the pair compared on the same tasks (the taught model alone solves what it solves)."""
     out = tmp_path / "cmp"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "evaluate", "--model", str(taught_run), "--model",
-         str(taught_run / "sft"), "--max-gen-toks", "48", "--out", str(out)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    cmd = [sys.executable, str(ROOT / "cli.py"), "evaluate", "--model", str(taught_run), "--model",
+           str(taught_run / "sft"), "--max-gen-toks", "48", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[2/2] sft: 0/8, scored in" in proc.stderr and "tasks/s); 0 left" in proc.stderr  # progress
     s = json.loads((out / "summary.json").read_text())
     final, sft = s["models"]
     assert final["test_split"] == sft["test_split"] == str(taught_split)  # the run's split, for both
@@ -97,3 +97,6 @@ def test_two_models_one_table(taught_run, taught_split, tmp_path):
     assert f"| sft − {final['label']} | -{final['correct']} |" in proc.stdout
     for f in ("report.md", "accuracy.png", "tiny-r1-countdown-final/samples.jsonl", "sft/samples.jsonl"):
         assert (out / f).is_file(), f
+    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and again.stderr.count("read back (same settings)") == 2  # nothing rescored
+    assert again.stdout == proc.stdout

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +20,7 @@ import cli
 from evaluation.sweep import sweep_points, sweep_table, training_curves
 from evaluation.targets import EvalError
 
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
 
@@ -98,31 +103,35 @@ def stepped_run(taught_run, tiny_model_dir, tmp_path):
     return run
 
 
+def sweep_cli(run, *extra, interrupt_after: str | None = None) -> tuple[int, str, str]:
+    """`cli.py evaluate --model RUN --checkpoints all` in its own process; with `interrupt_after`, a
+    real Ctrl-C (SIGINT) as soon as stderr shows that line, i.e. while the next point is scored."""
+    cmd = [sys.executable, str(ROOT / "cli.py"), "evaluate", "--model", str(run), "--checkpoints", "all",
+           "--max-gen-toks", "48", *extra]
+    proc = subprocess.Popen(cmd, cwd=run.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = []
+    if interrupt_after:
+        for line in proc.stderr:
+            err.append(line)
+            if interrupt_after in line:
+                proc.send_signal(signal.SIGINT)
+                break
+    out, rest = proc.communicate(timeout=900)
+    return proc.returncode, out, "".join(err) + rest
+
+
 @pytest.mark.slow
-def test_sweep_scores_each_checkpoint_once_and_continues_after_an_interruption(stepped_run, monkeypatch):
-    import evaluation.sweep as sweep
-
-    args = ["evaluate", "--model", str(stepped_run), "--checkpoints", "all", "--max-gen-toks", "48"]
-    real, calls = sweep.run_model, []
-
-    def stop_on_the_second(*a, **k):  # Ctrl-C while the second point is being scored
-        calls.append(a[0])
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(sweep, "run_model", stop_on_the_second)
-    r = CliRunner().invoke(cli.main, args)
-    assert r.exit_code == 130 and "interrupted: 1 of 4 points are scored and kept" in r.output
+def test_sweep_scores_each_checkpoint_once_and_continues_after_an_interruption(stepped_run):
+    rc, _, err = sweep_cli(stepped_run, interrupt_after="[1/4] baseline: 0/8")
+    assert rc == 130 and "interrupted: 1 of 4 points are scored and kept" in err, err[-2000:]
     out = stepped_run / "eval" / "sweep"
     assert (out / "baseline" / "summary.json").is_file() and not (out / "checkpoint-1").exists()
 
-    monkeypatch.setattr(sweep, "run_model", real)
-    r = CliRunner().invoke(cli.main, args)
-    assert r.exit_code == 0, r.output
-    assert r.output.count("read back (same settings)") == 1  # the baseline; the other three scored now
-    table = r.output.split("wrote")[0]
-    rows = {ln.split("|")[2].strip(): ln for ln in table.splitlines() if ln.startswith("| ") and "/8 |" in ln}
+    rc, stdout, err = sweep_cli(stepped_run)
+    assert rc == 0, err[-3000:]
+    assert err.count("read back (same settings)") == 1  # the baseline; the other three scored now
+    assert "[4/4] final: " in err and "tasks/s); 0 left" in err  # progress: points done and left, speed
+    rows = {ln.split("|")[2].strip(): ln for ln in stdout.splitlines() if ln.startswith("| ") and "/8 |" in ln}
     assert set(rows) == {"baseline", "checkpoint-1", "checkpoint-2", "final"}
     s = json.loads((out / "sweep.json").read_text())
     by = {p["label"]: p for p in s["points"]}
@@ -132,8 +141,7 @@ def test_sweep_scores_each_checkpoint_once_and_continues_after_an_interruption(s
     assert "| 2 | checkpoint-2 |" in rows["checkpoint-2"] and rows["checkpoint-2"].endswith("| 50.0% |")
     assert (out / "accuracy_vs_step.png").stat().st_size > 10_000
 
-    r = CliRunner().invoke(cli.main, args)  # nothing new: every point read back, the same table
-    assert r.exit_code == 0 and r.output.count("read back (same settings)") == 4
-    assert r.output.split("wrote")[0].split("left\n")[-1] == table.split("left\n")[-1]
-    r = CliRunner().invoke(cli.main, args[:-1] + ["40"])  # another budget: a new setting, scored again
-    assert r.exit_code == 0 and "read back" not in r.output
+    rc, again, err = sweep_cli(stepped_run)  # nothing new: every point read back, the same table
+    assert rc == 0 and err.count("read back (same settings)") == 4 and again == stdout
+    rc, _, err = sweep_cli(stepped_run, "--limit", "6")  # other settings: scored again
+    assert rc == 0 and "read back" not in err
