@@ -12,7 +12,7 @@ train: setup
 
 test: setup
 	@scripts/browser_deps.sh
-	.venv/bin/python -m pytest -q $(ARGS)
+	.venv/bin/python -m pytest -q --durations=15 $(ARGS)
 
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow" $(ARGS)

@@ -40,6 +40,7 @@ def build_run(work: Path, n: int) -> Path:
     model = build_tiny_model(work / "tiny")
     for step in range(1, n + 1):
         shutil.copytree(model, run / f"checkpoint-{step}")
+    (run / "data").mkdir(parents=True)
     write_jsonl(default_test_tasks(), run / "data" / "test.jsonl")
     (run / "run.json").write_text(json.dumps({"test_split": str(run / "data" / "test.jsonl")}))
     return run
