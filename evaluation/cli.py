@@ -28,6 +28,17 @@ def _say(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _progress(i: int, n: int, name: str, s: dict, cached: bool) -> str:
+    how = "read back (same settings)" if cached else \
+        f"scored in {s['wall_seconds']:.0f} s ({s['tasks_per_second']} tasks/s)"
+    return f"[{i}/{n}] {name}: {s['correct']}/{s['total']}, {how}; {n - i} left"
+
+
+def _interrupted(done: int, n: int, what: str, out: Path):
+    _say(f"interrupted: {done} of {n} {what} are scored and kept in {out}; the same command continues from there")
+    sys.exit(130)
+
+
 def _safe(label: str) -> str:
     return re.sub(r"[^\w.-]+", "-", label).strip("-") or "model"
 
@@ -206,17 +217,12 @@ def _evaluate_several(models, baseline, test_file, out_dir, common):
         for i, (label, (_, spec)) in enumerate(zip(labels, plan), 1):
             _say(f"[{i}/{len(plan)}] {label} ({common['backend']} backend)")
             run, cached = score_point(Point(_safe(label), None, spec), split, common, out, label=label)
-            s = run.summary
-            how = "read back (same settings)" if cached else \
-                f"scored in {s['wall_seconds']:.0f} s ({s['tasks_per_second']} tasks/s)"
-            _say(f"[{i}/{len(plan)}] {label}: {s['correct']}/{s['total']}, {how}; {len(plan) - i} left")
-            split = split or (s["test_split"] if Path(s["test_split"]).exists() else None)
+            _say(_progress(i, len(plan), label, run.summary, cached))
+            split = split or (run.summary["test_split"] if Path(run.summary["test_split"]).exists() else None)
             runs.append(run)
         pairs = pair_runs(runs)
     except KeyboardInterrupt:
-        _say(f"interrupted: {len(runs)} of {len(plan)} models are scored and kept in {out}; "
-             "the same command continues from there")
-        sys.exit(130)
+        _interrupted(len(runs), len(plan), "models", out)
     except EvalError as e:
         raise click.ClickException(str(e)) from None
 
@@ -269,15 +275,10 @@ def _sweep(model, spec, baseline, test_file, out_dir, common):
         for i, p in enumerate(points, 1):
             _say(f"[{i}/{len(points)}] {p.name} ({common['backend']} backend)")
             run, cached = score_point(p, split, common, out)
-            s = run.summary
-            results.append(s)
-            how = "read back (same settings)" if cached else \
-                f"scored in {s['wall_seconds']:.0f} s ({s['tasks_per_second']} tasks/s)"
-            _say(f"[{i}/{len(points)}] {p.name}: {s['correct']}/{s['total']}, {how}; {len(points) - i} left")
+            results.append(run.summary)
+            _say(_progress(i, len(points), p.name, run.summary, cached))
     except KeyboardInterrupt:
-        _say(f"interrupted: {len(results)} of {len(points)} points are scored and kept in {out}; "
-             "the same command continues from there")
-        sys.exit(130)
+        _interrupted(len(results), len(points), "points", out)
     except EvalError as e:
         raise click.ClickException(str(e)) from None
 

@@ -269,6 +269,16 @@ def staging_dir(out_dir: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
 
 
+def write_model_outputs(run: EvalRun, folder: Path) -> None:
+    """One model's outputs into `folder`, all at once (staged, then published)."""
+    staging = staging_dir(folder)
+    try:
+        stage_model_outputs(run, staging)
+        publish(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def evaluate_model(model: str, *, test_file: str | None = None, backend: str = "hf", limit: int | None = None,
                    out_dir: str | None = None, **kw) -> dict:
     """Evaluate `model` (run dir, model dir or hub id; the served model for backend "api") on the
@@ -276,11 +286,5 @@ def evaluate_model(model: str, *, test_file: str | None = None, backend: str = "
     Returns the summary: correct, total, accuracy, stderr, format_rate, breakdowns, timings."""
     run = run_model(model, test_file=test_file, backend=backend, limit=limit, **kw)
     if out_dir:
-        out = Path(out_dir)
-        staging = staging_dir(out)
-        try:
-            stage_model_outputs(run, staging)
-            publish(staging, out)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        write_model_outputs(run, Path(out_dir))
     return run.summary

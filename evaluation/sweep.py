@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from serve.model_path import WEIGHT_FILES, loadable_checkpoints
 
-from .runner import EvalRun, publish, run_model, stage_model_outputs, staging_dir
+from .runner import EvalRun, run_model, write_model_outputs
 from .targets import EvalError
 
 SETTINGS = ("backend", "limit", "num_samples", "temperature", "max_gen_toks", "batch_size", "dtype", "max_model_len")
@@ -113,12 +112,7 @@ def score_point(point: Point, split: str | None, options: dict, out: Path, label
             return EvalRun(summary=cached, results={}, samples=samples), True
     run = run_model(point.path, test_file=split, **options)
     run.summary.update(label=label or point.name, step=point.step, sweep_settings=key)
-    staging = staging_dir(folder)
-    try:
-        stage_model_outputs(run, staging)
-        publish(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_model_outputs(run, folder)
     return run, False
 
 

@@ -11,8 +11,16 @@ import os
 import sys
 from pathlib import Path
 
+import hypothesis  # noqa: F401 - imported now, not by its plugin's end-of-session summary (below)
 import pytest
 
+# Why the import above: when a run collects no hypothesis test (e.g. `pytest tests/evaluation`),
+# hypothesis's pytest plugin imports the package in its terminal summary, through pytest's
+# assertion rewriting (`ast.parse`). On CPython 3.11.7 that parse can fail with "SystemError: AST
+# constructor recursion depth mismatch" (the CPython bug family of gh-106905: the converter's depth
+# counter is interpreter-global state), crashing a run whose tests all passed. Seen here after the
+# evaluation tests, with a different depth each time and no other thread alive; importing the
+# package at collection, as a full run does anyway, avoids that late parse.
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
