@@ -108,7 +108,10 @@ def sweep_cli(run, *extra, interrupt_after: str | None = None) -> tuple[int, str
     real Ctrl-C (SIGINT) as soon as stderr shows that line, i.e. while the next point is scored."""
     cmd = [sys.executable, str(ROOT / "cli.py"), "evaluate", "--model", str(run), "--checkpoints", "all",
            "--max-gen-toks", "48", *extra]
-    proc = subprocess.Popen(cmd, cwd=run.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a test run started in the background (`make test &`,
+    # a CI runner) inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
+    proc = subprocess.Popen(cmd, cwd=run.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err = []
     if interrupt_after:
         for line in proc.stderr:
