@@ -10,12 +10,17 @@ setup:
 train: setup
 	.venv/bin/python cli.py train $(ARGS)
 
+# pytest-xdist: one worker per core of this 2-core machine (the suite is CPU-bound and most tests use one
+# core); --dist loadgroup keeps the tests of the session's vLLM server on one worker (tests/conftest.py).
+TEST_WORKERS ?= 2
+PYTEST = .venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
 test: setup
 	@scripts/browser_deps.sh
-	.venv/bin/python -m pytest -q --durations=15 $(ARGS)
+	$(PYTEST) --durations=15 $(ARGS)
 
 test-fast: setup
-	.venv/bin/python -m pytest -q -m "not slow" $(ARGS)
+	$(PYTEST) -m "not slow" $(ARGS)
 
 bench: setup
 	for b in benchmarks/*.py; do .venv/bin/python $$b || exit 1; done

@@ -33,12 +33,30 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_MODE", "disabled")
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(dir)` once per test run, however many pytest-xdist workers ask: the first builds into a
+    folder of the run's shared temp root under a file lock, the others wait and reuse it. Without
+    xdist, once per session as before."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out, done = root / "built" / name, root / "built" / f"{name}.done"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / "built" / f"{name}.lock")):
+        if not done.exists():
+            out.mkdir(exist_ok=True)
+            build(out)
+            done.touch()
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A freshly built tiny Qwen2 model + tokenizer + chat template (random weights)."""
     from train.tiny_model import build_tiny_model
 
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+    return built_once(tmp_path_factory, "tiny-model", build_tiny_model)
 
 
 @pytest.fixture(scope="session")
@@ -46,9 +64,8 @@ def countdown_data_dir(tmp_path_factory) -> Path:
     """Synthetic splits written by the same code as `cli.py data --source synthetic` (small train)."""
     from tasks.countdown.data import write_dataset
 
-    out = tmp_path_factory.mktemp("countdown-data")
-    write_dataset(out, source="synthetic", train_size=2000, test_size=500, val_size=200, seed=42)
-    return out
+    return built_once(tmp_path_factory, "countdown-data", lambda out: write_dataset(
+        out, source="synthetic", train_size=2000, test_size=500, val_size=200, seed=42))
 
 
 # Rows of countdown_data_dir's train split that `taught_model_dir` has partly memorised. A run whose
@@ -75,13 +92,15 @@ def taught_model_dir(tmp_path_factory, tiny_model_dir, countdown_data_dir) -> Pa
     cfg = resolve(None, ["cold_start_steps=150", "cold_start_batch_size=8", "cold_start_learning_rate=3e-3",
                          "cold_start_lr_scheduler_type=cosine", "cold_start_warmup_steps=0",
                          "cold_start_max_minutes=0", "use_cpu=true", "seed=42"])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return cold_start(str(tiny_model_dir), rows, cfg, tmp_path_factory.mktemp("taught-model"),
-                          log=lambda *a: None)
-    finally:
-        torch.set_num_threads(threads)
+    def build(out: Path) -> None:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            assert cold_start(str(tiny_model_dir), rows, cfg, out, log=lambda *a: None) == out
+        finally:
+            torch.set_num_threads(threads)
+
+    return built_once(tmp_path_factory, "taught-model", build)
 
 
 def _typeable(s: str) -> bool:
@@ -108,3 +127,15 @@ def pytest_make_parametrize_id(config, val, argname):
     if isinstance(val, str) and not _typeable(val):
         return f"{argname}~{_digest(val)}"
     return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under `make test`'s pytest-xdist (`--dist loadgroup`) every test that talks to the session's
+    vLLM server runs on one worker, so the server starts once per run, not once per worker."""
+    for item in items:
+        if "served" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("vllm-server"))
+
+
+# At the bottom: tests/served.py imports ROOT from here.
+from tests.served import served  # noqa: E402,F401 - the session's vLLM server fixture

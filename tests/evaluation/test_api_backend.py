@@ -1,8 +1,7 @@
-"""The api backend for real: a vLLM OpenAI-compatible server on the taught tiny model (it writes
-the trained format, so there is a think block for the parser to split off; started here,
-loopback only, on a free port, with an API key, configured as `cli.py serve` configures it:
-the project's reasoning parser and chat template), evaluated through lm-eval's chat-completions
-model.
+"""The api backend for real: the session's vLLM OpenAI-compatible server (`served`, tests/served.py:
+`cli.py serve` on the taught tiny model, which writes the trained format, so there is a think block
+for the parser to split off; loopback only, a free port, an API key), evaluated through lm-eval's
+chat-completions model.
 
     .venv/bin/python -m pytest -q tests/evaluation/test_api_backend.py
 """
@@ -15,38 +14,19 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-from tests.evaluation.conftest import free_port
-
-KEY = "test-key"
-NAME = "tiny"
-
-
-@pytest.fixture(scope="module")
-def server(taught_model_dir, tmp_path_factory):
-    """The server `cli.py serve` runs (serve.server: the project's reasoning parser plugin, the served
-    chat template, greedy defaults), eager to skip the CPU compile."""
-    from serve.server import ServerConfig, VLLMServer
-
-    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    cfg = ServerConfig(model_dir=taught_model_dir, served_name=NAME, port=free_port(), api_key=KEY, max_model_len=1024,
-                       extra_args=("--enforce-eager",))
-    with VLLMServer(cfg, log_path=log) as server:
-        server.wait_healthy(timeout=600, progress=False)  # ~2 min cold on 2 free cores; more when busy
-        yield server.base_url
-
 
 @pytest.mark.slow
-def test_server_continues_the_prefill(server, taught_model_dir):
+def test_server_continues_the_prefill(served, taught_model_dir):
     """What the api model relies on: with continue_final_message the server renders exactly the
     project's prompt (ending inside the assistant's prefill)."""
     from transformers import AutoTokenizer
 
     from tasks.countdown.prompt import build_messages, render_prompt
 
-    body = {"model": NAME, "messages": build_messages([19, 36, 55, 7], 65),
+    body = {"model": served.model, "messages": build_messages([19, 36, 55, 7], 65),
             "add_generation_prompt": False, "continue_final_message": True}
-    req = urllib.request.Request(server + "/tokenize", json.dumps(body).encode(),
-                                 {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+    req = urllib.request.Request(served.base_url + "/tokenize", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json", "Authorization": f"Bearer {served.api_key}"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         tokens = json.loads(resp.read())["tokens"]
     tok = AutoTokenizer.from_pretrained(taught_model_dir)
@@ -54,17 +34,17 @@ def test_server_continues_the_prefill(server, taught_model_dir):
 
 
 @pytest.mark.slow
-def test_api_backend_evaluates_the_served_model(server, small_split, tmp_path):
+def test_api_backend_evaluates_the_served_model(served, small_split, tmp_path):
     import cli
 
     out = tmp_path / "eval"
     result = CliRunner().invoke(cli.main, [
-        "evaluate", "--backend", "api", "--base-url", server, "--api-key", KEY, "--test-file", str(small_split),
+        "evaluate", "--backend", "api", "--base-url", served.base_url, "--api-key", served.api_key, "--test-file", str(small_split),
         "--limit", "4", "--max-gen-toks", "8", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"| {NAME} | 0/4 |" in result.output
+    assert f"| {served.model} | 0/4 |" in result.output
     summary = json.loads((out / "summary.json").read_text())["model"]
-    assert summary["backend"] == "api" and summary["total"] == 4 and summary["model"] == NAME
+    assert summary["backend"] == "api" and summary["total"] == 4 and summary["model"] == served.model
     rows = [json.loads(x) for x in (out / "model/samples.jsonl").read_text().splitlines()]
     # The reasoning parser puts an unfinished think block in `reasoning`; it must come back as the completion.
     assert all(r["completion"] for r in rows)
@@ -74,18 +54,18 @@ def test_api_backend_evaluates_the_served_model(server, small_split, tmp_path):
 
 
 @pytest.mark.slow
-def test_api_backend_wrong_key_is_one_clear_error(server, small_split, tmp_path):
+def test_api_backend_wrong_key_is_one_clear_error(served, small_split, tmp_path):
     import cli
 
     result = CliRunner().invoke(cli.main, [
-        "evaluate", "--backend", "api", "--base-url", server, "--api-key", "wrong", "--test-file", str(small_split),
+        "evaluate", "--backend", "api", "--base-url", served.base_url, "--api-key", "wrong", "--test-file", str(small_split),
         "--limit", "2", "--out", str(tmp_path / "eval")])
     assert result.exit_code == 1 and "HTTP 401" in result.output and "--api-key" in result.output
     assert not (tmp_path / "eval").exists()
 
 
 @pytest.mark.slow
-def test_served_model_scores_as_the_checkpoint_does(server, taught_model_dir, taught_split, tmp_path):
+def test_served_model_scores_as_the_checkpoint_does(served, taught_model_dir, taught_split, tmp_path):
     """The reference's table from anywhere: `--backend api` on the served checkpoint gives the same
     verdicts, task by task, as `--backend hf` on the checkpoint itself (both float32 here, greedy;
     the served completion is the reasoning the parser split off joined back to the content, and
@@ -95,7 +75,8 @@ def test_served_model_scores_as_the_checkpoint_does(server, taught_model_dir, ta
 
     hf = evaluate_model(str(taught_model_dir), test_file=str(taught_split), backend="hf", max_gen_toks=48,
                         out_dir=str(tmp_path / "hf"))
-    api = evaluate_model(NAME, test_file=str(taught_split), backend="api", base_url=server, api_key=KEY,
+    api = evaluate_model(served.model, test_file=str(taught_split), backend="api", base_url=served.base_url,
+                         api_key=served.api_key,
                          max_gen_toks=48, out_dir=str(tmp_path / "api"))
     assert hf["correct"] > 0 and hf["total"] == api["total"] == 8
     rows = {name: [json.loads(x) for x in (tmp_path / name / "samples.jsonl").read_text().splitlines()]

@@ -18,7 +18,7 @@ import pytest
 
 from serve.client import judge
 from tests.conftest import ROOT
-from tests.serve.conftest import cli_env
+from tests.served import cli_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 WAIT_MS = 120_000  # a generation on the loaded 2-core machine; expect() returns as soon as it shows
