@@ -129,6 +129,7 @@ def pytest_make_parametrize_id(config, val, argname):
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the test ids
 def pytest_collection_modifyitems(config, items):
     """Under `make test`'s pytest-xdist (`--dist loadgroup`) every test that talks to the session's
     vLLM server runs on one worker, so the server starts once per run, not once per worker."""
