@@ -11,9 +11,9 @@ train: setup
 	.venv/bin/python cli.py train $(ARGS)
 
 # pytest-xdist: one worker per core of this 2-core machine (the suite is CPU-bound and most tests use one
-# core); --dist loadgroup keeps the tests of the session's vLLM server on one worker (tests/conftest.py).
+# core); the tests of the session's vLLM server share one worker (tests/conftest.py's scheduler).
 TEST_WORKERS ?= 2
-PYTEST = .venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+PYTEST = .venv/bin/python -m pytest -q -n $(TEST_WORKERS)
 
 test: setup
 	@scripts/browser_deps.sh
@@ -22,8 +22,10 @@ test: setup
 test-fast: setup
 	$(PYTEST) -m "not slow" $(ARGS)
 
+# Every benchmark, then benchmarks/README.md's figures regenerated from their results JSON.
 bench: setup
-	for b in benchmarks/*.py; do .venv/bin/python $$b || exit 1; done
+	for b in $(filter-out benchmarks/summarize.py,$(wildcard benchmarks/*.py)); do .venv/bin/python $$b || exit 1; done
+	.venv/bin/python benchmarks/summarize.py
 
 # Mutation testing of the choices that fail silently (docs/mutation-testing.md); not part of CI.
 # mutmut is pinned here, outside the lock: the next `make setup` after a lock change removes it again.

@@ -129,13 +129,33 @@ def pytest_make_parametrize_id(config, val, argname):
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the test ids
+# The test files that talk to the session's vLLM server (`served`). Under `make test`'s pytest-xdist
+# they all run on one worker, so the server starts once per run, not once per worker. (xdist's own
+# `--dist loadgroup` does not group under pytest 9.2: pytest-dev/pytest-xdist#1386.)
+SERVER_TEST_FILES = ("tests/evaluation/test_api_backend.py", "tests/serve/test_demo_browser.py",
+                     "tests/serve/test_server.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneServerWorker(LoadScopeScheduling):
+        """`--dist load` (one test at a time to whichever worker is free), except that the tests of
+        SERVER_TEST_FILES form one unit."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return "vllm-server" if nodeid.split("::")[0] in SERVER_TEST_FILES else nodeid
+
+    return OneServerWorker(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Under `make test`'s pytest-xdist (`--dist loadgroup`) every test that talks to the session's
-    vLLM server runs on one worker, so the server starts once per run, not once per worker."""
-    for item in items:
-        if "served" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("vllm-server"))
+    strays = sorted({item.nodeid.split("::")[0] for item in items if "served" in getattr(item, "fixturenames", ())}
+                    - set(SERVER_TEST_FILES))
+    if strays:
+        raise pytest.UsageError(f"{', '.join(strays)} use(s) the vLLM server fixture `served`: add them to "
+                                "tests/conftest.py's SERVER_TEST_FILES (one server per test run)")
 
 
 # At the bottom: tests/served.py imports ROOT from here.
