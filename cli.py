@@ -17,6 +17,8 @@ import sys
 
 import click
 
+from common.errors import UserError
+
 # name -> "module:attribute"; the module is imported only when the command is used or listed.
 COMMANDS = {
     "data": "tasks.countdown.cli:data",
@@ -49,6 +51,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except UserError as e:  # the library's one-line errors become click's `Error: ...`, exit 1
+            raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

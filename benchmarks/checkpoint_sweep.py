@@ -65,7 +65,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         run = Path(args.run).resolve() if args.run else build_run(work, args.checkpoints)
-        from serve.model_path import loadable_checkpoints
+        from common.run_dir import loadable_checkpoints
 
         steps = [s for s, _ in loadable_checkpoints(run)]
         common = ["--no-baseline", "--limit", str(args.limit), "--max-gen-toks", str(args.max_gen_toks)]

@@ -43,7 +43,7 @@ def arm(which: str, steps: int, model_dir: str, data_dir: str, out: str) -> dict
 
     torch.set_num_threads(1)  # both arms alike; see train.pipeline.set_threads
     from tasks.countdown.data import load_split
-    from train.data import prompt_dataset
+    from train.trl_rows import prompt_dataset
     from train.modeling import load_tokenizer
 
     tok = load_tokenizer(model_dir)

@@ -16,6 +16,8 @@ from __future__ import annotations
 from lm_eval.api.registry import register_model
 from lm_eval.models.openai_completions import LocalChatCompletion
 
+from tasks.countdown.think_split import join_reasoning
+
 MODEL_NAME = "countdown-chat-completions"
 
 
@@ -34,9 +36,9 @@ def completion_from_message(message: dict) -> str | None:
     """
     content = message.get("content")
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if not reasoning:
+    if not reasoning:  # the server split nothing off: the content is the whole completion
         return content
-    return reasoning + ("</think>" + content if content is not None else "")
+    return join_reasoning(reasoning, content)
 
 
 @register_model(MODEL_NAME)

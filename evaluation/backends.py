@@ -13,16 +13,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from common.hardware import cuda_available
+from common.vllm_env import vllm_env
+
 from .targets import EvalError
 
 BACKENDS = ("hf", "vllm", "api")
-VLLM_CACHE_ROOT = Path("~/.cache/mini-r1/vllm").expanduser()
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def model_context(model: str) -> int | None:
@@ -48,8 +44,7 @@ def vllm_args(model: str, *, batch_size: int | None, dtype: str | None, max_mode
     if max_model_len or model_context(model):
         args["max_model_len"] = max_model_len or model_context(model)
     if not cuda_available():
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-        os.environ.setdefault("VLLM_CACHE_ROOT", str(VLLM_CACHE_ROOT))
+        os.environ.update(vllm_env(os.environ, cpu=True))  # lm-eval starts vLLM in this process
         args.update(dtype=dtype or "bfloat16", enforce_eager=True, gpu_memory_utilization=0.3)
     return "vllm", args
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from common.errors import UserError
+
 BACKENDS = ("hf", "vllm", "api")  # evaluation.backends.BACKENDS, repeated to keep --help instant
 
 
@@ -117,7 +119,7 @@ def evaluate(models, baseline, no_baseline, backend, test_file, limit, out_dir, 
             if baseline_spec:  # fail before spending minutes on the first model
                 try:
                     baseline_spec = resolve_target(baseline_spec).model
-                except EvalError as e:
+                except UserError as e:
                     where = "--baseline" if baseline else f"the run's baseline (run.json) {baseline_spec!r}"
                     raise EvalError(f"{where}: {e}; pass --baseline PATH or --no-baseline") from None
         split = test_file or (target.test_file if target else None)
@@ -147,7 +149,7 @@ def evaluate(models, baseline, no_baseline, backend, test_file, limit, out_dir, 
             # The baseline and the model are scored on one split: pin it after the first run.
             split = split or (run.summary["test_split"] if Path(run.summary["test_split"]).exists() else None)
             runs.append((role, run))
-    except EvalError as e:
+    except UserError as e:
         raise click.ClickException(str(e)) from None
 
     from .compare import pair_runs
@@ -223,7 +225,7 @@ def _evaluate_several(models, baseline, test_file, out_dir, common):
         pairs = pair_runs(runs)
     except KeyboardInterrupt:
         _interrupted(len(runs), len(plan), "models", out)
-    except EvalError as e:
+    except UserError as e:
         raise click.ClickException(str(e)) from None
 
     summaries = [r.summary for r in runs]
@@ -266,7 +268,7 @@ def _sweep(model, spec, baseline, test_file, out_dir, common):
         base_spec = baseline or target.baseline
         if base_spec:
             points.insert(0, Point("baseline", None, resolve_target(base_spec).model))
-    except EvalError as e:
+    except UserError as e:
         raise click.ClickException(str(e)) from None
 
     out = Path(out_dir) if out_dir else run_dir / "eval" / "sweep"
@@ -279,7 +281,7 @@ def _sweep(model, spec, baseline, test_file, out_dir, common):
             _say(_progress(i, len(points), p.name, run.summary, cached))
     except KeyboardInterrupt:
         _interrupted(len(results), len(points), "points", out)
-    except EvalError as e:
+    except UserError as e:
         raise click.ClickException(str(e)) from None
 
     base = results[0] if points[0].name == "baseline" else None

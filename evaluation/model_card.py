@@ -9,8 +9,9 @@ table it just scored, so the card always shows the newest numbers and says where
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from common.run_dir import EVAL, RUN_JSON, SUMMARY, read_json_or_empty, run_path
 
 from .report import difference, main_table
 
@@ -19,13 +20,6 @@ RECIPE_KEYS = ("model_name_or_path", "dtype", "cold_start_steps", "max_steps", "
                "loss_type", "num_generations", "per_device_train_batch_size", "gradient_accumulation_steps",
                "max_completion_length", "temperature", "reward_funcs", "grpo_prompt_filter", "dynamic_sampling",
                "dataset_source", "dataset_seed", "seed")
-
-
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 def _recipe(run_dir: Path) -> dict:
@@ -37,7 +31,7 @@ def _recipe(run_dir: Path) -> dict:
         return {}
 
 
-def _count(path: str | None) -> str:
+def _count(path: Path | None) -> str:
     try:
         return str(sum(1 for line in Path(path).read_text().splitlines() if line.strip()))
     except (OSError, TypeError):
@@ -46,7 +40,7 @@ def _count(path: str | None) -> str:
 
 def results_section(run_dir: Path) -> list[str]:
     """The newest table: `cli.py evaluate`'s (eval/summary.json) over the end-of-run one (summary.json)."""
-    ev = _json(run_dir / "eval" / "summary.json")
+    ev = read_json_or_empty(run_dir / EVAL / SUMMARY)
     if ev.get("model"):
         model, base = ev["model"], ev.get("baseline")
         out = ["Scored by `python cli.py evaluate` (lm-eval, " + f"{model['backend']} backend, greedy, at most "
@@ -55,7 +49,7 @@ def results_section(run_dir: Path) -> list[str]:
         if base:
             out += ["", difference(base, model)]
         return out + ["", "Full report: `eval/report.md`."]
-    test = _json(run_dir / "summary.json").get("test")
+    test = read_json_or_empty(run_dir / SUMMARY).get("test")
     if test:
         rows = [("baseline", test["baseline"]), ("trained (final)", test["trained"])]
         return ["Scored at the end of training on `" + str(test.get("test_split")) + f"` ({test['tasks']} tasks, "
@@ -68,7 +62,8 @@ def results_section(run_dir: Path) -> list[str]:
 
 def model_card(run_dir: Path) -> str:
     run_dir = Path(run_dir)
-    run, recipe, summary = _json(run_dir / "run.json"), _recipe(run_dir), _json(run_dir / "summary.json")
+    run, recipe = read_json_or_empty(run_dir / RUN_JSON), _recipe(run_dir)
+    summary = read_json_or_empty(run_dir / SUMMARY)
     base = recipe.get("model_name_or_path", "?")
     base_text = "the tiny random-weight model mini-r1 builds (`base/`)" if base == "tiny" else f"`{base}`"
     name = run_dir.resolve().name
@@ -87,8 +82,9 @@ def model_card(run_dir: Path) -> str:
             "- Recipe: `config.yaml` (the resolved recipe, every key); the main ones:", "",
             "| key | value |", "|---|---|",
             *(f"| {k} | {recipe[k]} |" for k in RECIPE_KEYS if k in recipe), "",
-            f"- Data: validation `{run.get('val_split')}` ({_count(run.get('val_split'))} tasks), "
-            f"test `{run.get('test_split')}` ({_count(run.get('test_split'))} tasks), disjoint from training.", "",
+            f"- Data: validation `{run.get('val_split')}` ({_count(run_path(run_dir, run.get('val_split')))} tasks), "
+            f"test `{run.get('test_split')}` ({_count(run_path(run_dir, run.get('test_split')))} tasks), "
+            "disjoint from training.", "",
             "## Results on the test split", "", *results_section(run_dir), "",
             "## Use", "", "```bash",
             f"python cli.py evaluate --model {run_dir}          # the table above, with breakdowns",

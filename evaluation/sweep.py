@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from serve.model_path import WEIGHT_FILES, loadable_checkpoints
+from common.run_dir import RUN_JSON, WEIGHT_FILES, loadable_checkpoints, read_json_or_empty
 
 from .runner import EvalRun, run_model, write_model_outputs
 from .targets import EvalError
@@ -33,17 +33,10 @@ class Point:
     path: str  # the model to load
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def sweep_points(run_dir: Path, spec: str) -> list[Point]:
     """The checkpoints `spec` names ("all", or steps and "final" separated by commas), by step."""
     kept = {step: path for step, path in loadable_checkpoints(run_dir)}
-    run = _read_json(run_dir / "run.json")
+    run = read_json_or_empty(run_dir / RUN_JSON)
     final = run_dir / "final"
     final_step = None
     if (final / "config.json").is_file():
@@ -105,7 +98,7 @@ def score_point(point: Point, split: str | None, options: dict, out: Path, label
     """(the scored run, read from cache?) of one point, publishing a fresh result to out/NAME/ at once."""
     folder = out / point.name
     key = settings_key(point.path, split, options)
-    cached = _read_json(folder / "summary.json")
+    cached = read_json_or_empty(folder / "summary.json")
     if cached.get("sweep_settings") == key:
         samples = _read_samples(folder)
         if samples is not None:

@@ -8,19 +8,16 @@ its held-out split and its default baseline, following the run-directory contrac
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# One definition of "a loadable model dir" and "the newest complete checkpoint" for serve and evaluate.
-from serve.model_path import is_model_dir, newest_checkpoint
+from common.errors import UserError
+from common.model_ref import is_hub_id
+from common.run_dir import (DEFAULT_RUN, find_default_run, is_model_dir, is_run_dir, newest_loadable_checkpoint,
+                            read_run_json, run_model, run_path)
 
-EMBEDDED_RUN = Path("runs/tiny-r1-countdown")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-
-class EvalError(RuntimeError):
+class EvalError(UserError):
     """A bad input or a failed run, reported to the user as one line."""
 
 
@@ -34,15 +31,8 @@ class Target:
 
 
 def _run_target(run_dir: Path) -> Target:
-    try:
-        run = json.loads((run_dir / "run.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise EvalError(f"{run_dir}/run.json is unreadable ({e.__class__.__name__})") from None
-    model = None
-    if run.get("model"):
-        candidate = (run_dir / run["model"]) if not Path(run["model"]).is_absolute() else Path(run["model"])
-        model = candidate if is_model_dir(candidate) else None
-    model = model or newest_checkpoint(run_dir)
+    run = read_run_json(run_dir)
+    model = run_model(run_dir)
     if model is None:
         raise EvalError(
             f"run {run_dir} has no trained model yet (no complete final/ or checkpoint-N/): "
@@ -54,7 +44,7 @@ def _run_target(run_dir: Path) -> Target:
     return Target(
         label=f"{run_dir.resolve().name} ({model.name})",
         model=str(model.resolve()),
-        test_file=run.get("test_split"),
+        test_file=str(run_path(run_dir, run.get("test_split"))) if run.get("test_split") else None,
         baseline=baseline,
         run_dir=run_dir.resolve(),
     )
@@ -64,27 +54,27 @@ def resolve_target(spec: str | Path) -> Target:
     """A `Target` for a run dir, model dir, checkpoints dir or hub id; `EvalError` otherwise."""
     path = Path(spec).expanduser()
     if path.is_dir():
-        if (path / "run.json").is_file():
+        if is_run_dir(path):
             return _run_target(path)
         if is_model_dir(path):
             return Target(label=path.resolve().name, model=str(path.resolve()))
-        ckpt = newest_checkpoint(path)
+        ckpt = newest_loadable_checkpoint(path)
         if ckpt is not None:
             return Target(label=f"{path.resolve().name} ({ckpt.name})", model=str(ckpt.resolve()))
         raise EvalError(f"{path} is neither a run directory (run.json) nor a model directory (config.json + weights)")
     if path.exists():
         raise EvalError(f"{path} is a file, not a model or run directory")
-    if _HUB_ID.match(str(spec)) and not str(spec).startswith(("./", "../")):
+    if is_hub_id(str(spec)):
         return Target(label=str(spec), model=str(spec))
     raise EvalError(f"no such model or run directory: {spec}")
 
 
 def embedded_run() -> Path:
     """The embedded default run directory, relative to the working directory or the repo."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (base / EMBEDDED_RUN / "run.json").is_file():
-            return base / EMBEDDED_RUN
+    run = find_default_run(require_run_json=True)
+    if run is not None:
+        return run
     raise EvalError(
-        f"the embedded run {EMBEDDED_RUN} has not been trained yet: run `make train` or "
+        f"the embedded run {DEFAULT_RUN} has not been trained yet: run `make train` or "
         "`python cli.py train` first, or pass --model PATH"
     )

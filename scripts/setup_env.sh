@@ -9,7 +9,7 @@ VENV="$ROOT/.venv"
 LOCK=requirements/cpu.lock.txt
 UV_VERSION=$(sed -n 's/^uv==//p' "$LOCK")
 STAMP="$VENV/.mini-r1-stamp"
-want=$(cat "$LOCK" packaging/vllm-cpu-metadata/pyproject.toml pyproject.toml | sha256sum | cut -c1-16)
+want=$(cat "$LOCK" packaging/vllm-cpu-metadata/pyproject.toml pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c "import torch, trl, vllm, tasks.countdown" 2>/dev/null; then
   exit 0
@@ -27,7 +27,11 @@ fi
 FIND_LINKS=()
 for d in ${PIP_FIND_LINKS:-}; do FIND_LINKS+=(--find-links "$d"); done
 echo "[setup] installing the pinned CPU stack into .venv (first time: a few minutes)" >&2
-"$VENV/bin/uv" pip sync --python "$VENV/bin/python" "${FIND_LINKS[@]}" "$LOCK"
+# --compile-bytecode: the .pyc files are written now, once. Every Python process of a run or of the
+# tests (torchrun ranks, vLLM servers, lm-eval) would otherwise compile torch, transformers, TRL and
+# vLLM from source again wherever PYTHONDONTWRITEBYTECODE is set (as on the CI machine): ~35 s of
+# CPU per process (benchmarks/README.md, "setup").
+"$VENV/bin/uv" pip sync --compile-bytecode --python "$VENV/bin/python" "${FIND_LINKS[@]}" "$LOCK"
 "$VENV/bin/uv" pip install --python "$VENV/bin/python" --no-deps ./packaging/vllm-cpu-metadata
 # The project itself, editable: lm-eval's task hooks and worker processes import it from anywhere.
 "$VENV/bin/uv" pip install --python "$VENV/bin/python" --no-deps -e .

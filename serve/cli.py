@@ -18,12 +18,12 @@ from pathlib import Path
 
 import click
 
-from .model_path import resolve_model_dir, served_name
+from common.run_dir import DEFAULT_RUN, RunDirError, find_default_run, resolve_model_dir, run_split
+
+from .served_name import served_name
 from .server import (DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOST, DEFAULT_PORT, PARSER_NAME, ServerConfig, VLLMServer,
                      stop_on_signals)
 
-DEFAULT_RUN = "runs/tiny-r1-countdown"
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_TASK = ([19, 36, 55, 7], 65)
 
 
@@ -210,10 +210,10 @@ def _refuse_server_options() -> None:
 
 
 def _default_run() -> Path:
-    for base in (Path.cwd(), ROOT):
-        if (base / DEFAULT_RUN).exists():
-            return base / DEFAULT_RUN
-    raise click.ClickException(
+    run = find_default_run()
+    if run is not None:
+        return run
+    raise RunDirError(
         f"no trained model at {DEFAULT_RUN}: run `make train` first, or pass --model PATH "
         "(checkpoint or run directory) or --base-url URL (a running server)"
     )
@@ -221,10 +221,10 @@ def _default_run() -> Path:
 
 def _run_test_split(run: Path) -> str | None:
     try:
-        split = json.loads((run / "run.json").read_text()).get("test_split")
-    except (OSError, ValueError, AttributeError):
+        split = run_split(run)
+    except RunDirError:
         return None
-    return split if split and Path(split).exists() else None
+    return str(split) if split and split.exists() else None
 
 
 def _connect(base_url: str, api_key: str | None, model_name: str | None):

@@ -6,10 +6,10 @@ prefilled up to `<think>`), sent with `continue_final_message` so the model cont
 the think block. `cli.py serve`'s reasoning parser (`mini_r1`, serve/reasoning_parser.py)
 returns the text before `</think>` as `reasoning` and the rest as `content`; a server
 without a parser returns one `content` string, which `split_reasoning` splits here by the
-same rule (serve.think_split), so the demo works against either.
+same rule (tasks.countdown.think_split), so the demo works against either.
 
-    >>> completion_text("a=1 ", "<answer>1</answer>")
-    'a=1 </think><answer>1</answer>'
+    >>> judge("36-19=17 55-7=48 ", "<answer>(36-19)+(55-7)</answer>", [19, 36, 55, 7], 65).ok
+    True
 """
 
 from __future__ import annotations
@@ -20,18 +20,10 @@ from dataclasses import dataclass
 from tasks.countdown.prompt import build_messages
 from tasks.countdown.verifier import Verdict, verify
 
-from .think_split import THINK_CLOSE, split_reasoning
+from tasks.countdown.think_split import THINK_CLOSE, join_reasoning, split_reasoning
 
 # The prefill ends the prompt inside the assistant turn: continue it, add no new turn.
 CONTINUE_PREFILL = {"continue_final_message": True, "add_generation_prompt": False}
-
-
-def completion_text(reasoning: str | None, content: str | None) -> str:
-    """The completion as the model wrote it after the prefill, rebuilt from the parsed parts:
-    what the verifier (and the training reward) sees."""
-    if content is None:
-        return reasoning or ""
-    return (reasoning or "") + THINK_CLOSE + content
 
 
 def message_parts(message) -> tuple[str | None, str | None]:
@@ -55,7 +47,7 @@ class Answer:
 
     @property
     def text(self) -> str:
-        return completion_text(self.reasoning, self.content)
+        return join_reasoning(self.reasoning, self.content)
 
 
 def reply_parts(reasoning: str | None, content: str | None) -> tuple[str | None, str | None]:
@@ -68,7 +60,7 @@ def reply_parts(reasoning: str | None, content: str | None) -> tuple[str | None,
 
 def judge(reasoning: str | None, content: str | None, numbers, target) -> Verdict:
     """The verdict on a reply (split here if the server split nothing)."""
-    return verify(completion_text(*reply_parts(reasoning, content)), numbers, target)
+    return verify(join_reasoning(*reply_parts(reasoning, content)), numbers, target)
 
 
 def countdown_request(model: str, numbers, target, max_tokens: int, temperature: float = 0.0) -> dict:

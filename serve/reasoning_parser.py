@@ -1,4 +1,4 @@
-"""vLLM reasoning parser `mini_r1`: splits at the *text* `</think>` (serve.think_split), so it
+"""vLLM reasoning parser `mini_r1`: splits at the *text* `</think>` (tasks.countdown.think_split), so it
 works for any tokenizer. vLLM's `deepseek_r1` looks `<think>`/`</think>` up as single tokens
 and refuses Qwen2.5-Instruct's vocabulary, which has neither.
 
@@ -31,7 +31,8 @@ except ImportError:  # pragma: no cover - only the GPU pin (vLLM 0.31) takes thi
 if __package__ in (None, ""):  # loaded from its file path: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from serve.think_split import THINK_CLOSE, THINK_OPEN, StreamSplit, reasoning_closed, split_reasoning  # noqa: E402
+from tasks.countdown.think_split import (THINK_CLOSE, THINK_OPEN, StreamSplit,  # noqa: E402
+                                         reasoning_closed, split_reasoning)
 
 NAME = "mini_r1"
 

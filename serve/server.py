@@ -26,13 +26,15 @@ from pathlib import Path
 
 import click
 
+from common.errors import UserError
+from common.hardware import cuda_available
+from common.vllm_env import vllm_env
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 # A tiny model's server is healthy after ~2 min cold (~45 s compiling), ~70 s with a warm
 # compile cache; a loaded 2-core machine can double that.
 DEFAULT_HEALTH_TIMEOUT = 600.0
-# vLLM's compile cache, kept between runs so a restart skips the ~45 s torch.compile.
-DEFAULT_CACHE_ROOT = Path.home() / ".cache" / "mini-r1" / "vllm"
 ROOT = Path(__file__).resolve().parents[1]
 # The project's reasoning parser (serve/reasoning_parser.py), loaded into vLLM as a plugin.
 PARSER_NAME = "mini_r1"
@@ -43,7 +45,7 @@ PARSER_PLUGIN = Path(__file__).resolve().with_name("reasoning_parser.py")
 GREEDY_DEFAULTS = {"temperature": 0.0, "repetition_penalty": 1.0}
 
 
-class ServerError(click.ClickException):
+class ServerError(UserError):
     """The server could not start or stay up; the message carries the log tail."""
 
 
@@ -56,12 +58,7 @@ def on_cpu() -> bool:
         return True
     except metadata.PackageNotFoundError:
         pass
-    try:
-        import torch
-
-        return not torch.cuda.is_available()
-    except ImportError:
-        return True
+    return not cuda_available()
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -123,15 +120,12 @@ class ServerConfig:
         return cmd + list(self.extra_args)
 
     def env(self, cpu: bool) -> dict[str, str]:
-        env = dict(os.environ)
-        env.setdefault("VLLM_CACHE_ROOT", str(DEFAULT_CACHE_ROOT))
+        env = vllm_env(os.environ, cpu)
         env.setdefault("HF_HUB_OFFLINE", "1")  # a local directory needs no hub; fail fast if asked
         env.setdefault("VLLM_NO_USAGE_STATS", "1")
         env.setdefault("VLLM_LOGGING_COLOR", "0")
         # The parser plugin imports the project; started from another directory, vLLM must still find it.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-        if cpu:
-            env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache; plenty for small models
         if self.api_key:
             env["VLLM_API_KEY"] = self.api_key
         else:
@@ -158,8 +152,7 @@ class VLLMServer:
     def start(self) -> VLLMServer:
         cfg = self.config
         if port_in_use(cfg.host, cfg.port):
-            raise click.ClickException(f"port {cfg.port} on {cfg.host} is already in use: pick another with --port")
-        Path(cfg.env(self.cpu)["VLLM_CACHE_ROOT"]).mkdir(parents=True, exist_ok=True)
+            raise ServerError(f"port {cfg.port} on {cfg.host} is already in use: pick another with --port")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if cfg.chat_template is None:
             from .chat_template import write_served_chat_template
@@ -168,7 +161,7 @@ class VLLMServer:
                 cfg.chat_template = write_served_chat_template(
                     cfg.model_dir, self.log_path.with_name(self.log_path.stem + ".chat_template.jinja"))
             except ValueError as e:  # a tokenizer without a chat template: chat requests could not work
-                raise click.ClickException(f"cannot build the served chat template: {e}") from None
+                raise ServerError(f"cannot build the served chat template: {e}") from None
             except Exception:  # noqa: BLE001 - an unloadable tokenizer: vLLM fails on it too, with its log tail
                 cfg.chat_template = None
         with open(self.log_path, "wb") as log:

@@ -156,6 +156,11 @@ def pytest_collection_modifyitems(config, items):
     if strays:
         raise pytest.UsageError(f"{', '.join(strays)} use(s) the vLLM server fixture `served`: add them to "
                                 "tests/conftest.py's SERVER_TEST_FILES (one server per test run)")
+    # Longest first, so the two workers end together: the server's tests (one unit, minutes), then
+    # the slow tests, then the rest (seconds each) to fill the gaps. A stable sort: the same order on
+    # every worker, as xdist requires.
+    items.sort(key=lambda item: 0 if item.nodeid.split("::")[0] in SERVER_TEST_FILES
+               else 1 if item.get_closest_marker("slow") else 2)
 
 
 # At the bottom: tests/served.py imports ROOT from here.

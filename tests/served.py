@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from common.vllm_env import vllm_env
 from tests.conftest import ROOT
 
 API_KEY = "test-key-123"
@@ -50,8 +51,7 @@ class Served:
 
 
 def cli_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("VLLM_CACHE_ROOT", str(Path.home() / ".cache" / "mini-r1" / "vllm"))
+    env = vllm_env()
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -89,7 +89,7 @@ def alive(pids) -> list[int]:
 
 @pytest.fixture(scope="session")
 def served(taught_model_dir, tmp_path_factory):
-    from serve.model_path import served_name
+    from serve.served_name import served_name
     from serve.server import free_port
 
     port = free_port()

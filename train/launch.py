@@ -12,6 +12,10 @@ import shlex
 import sys
 from pathlib import Path
 
+from common.hardware import visible_gpus
+from common.model_ref import looks_local_dir
+from common.run_dir import newest_resumable_checkpoint
+
 ACCELERATE_DIR = Path(__file__).resolve().parent / "accelerate"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,9 +169,7 @@ def dry_run_report(cfg, recipe, overrides, num_gpus: int, num_nodes: int, accel_
     lines.append(f"output: {g.output_dir} (save every {g.save_steps} steps, keep {g.save_total_limit}); "
                  f"report_to {g.report_to}")
     if resume:
-        from .pipeline import newest_complete_checkpoint
-
-        ck = newest_complete_checkpoint(Path(g.output_dir)) if Path(g.output_dir).is_dir() else None
+        ck = newest_resumable_checkpoint(Path(g.output_dir)) if Path(g.output_dir).is_dir() else None
         lines.append(f"resume: {ck or 'no complete checkpoint yet (starts at step 0)'}")
     if procs > 1 or accel_cfg:
         path = accelerate_config_path(accel_cfg, num_gpus, num_nodes)
@@ -186,9 +188,7 @@ def _describe_dataset(s) -> str:
         return f"split dir {p}"
     if p.is_file():
         return f"local file {p}"
-    from .data import _looks_local_dir
-
-    if _looks_local_dir(s.dataset):
+    if looks_local_dir(s.dataset):
         return f"{p} (absent: built from '{s.dataset_source}' at launch)"
     return f"hub dataset {s.dataset} (loaded at launch)"
 
@@ -214,15 +214,6 @@ def check_launch(cfg, num_gpus: int, accel_path: Path) -> dict:
                           "use --set bf16=false --set fp16=true --set dtype=float16 with a copy of the config "
                           "whose mixed_precision is fp16")
     return data
-
-
-def visible_gpus() -> tuple[int, bool, str]:
-    """(CUDA devices visible, whether the first supports bf16, its name)."""
-    import torch
-
-    if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
-        return 0, False, ""
-    return torch.cuda.device_count(), torch.cuda.is_bf16_supported(), torch.cuda.get_device_name(0)
 
 
 def _executable(cmd: list[str]) -> list[str]:

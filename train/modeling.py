@@ -7,18 +7,16 @@ The tiny model (`model_name_or_path: tiny`) is built locally by `train.tiny_mode
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
+
+from common.errors import UserError
+from common.model_ref import is_hub_id
 
 from .config import TINY_MODEL
 
 
-class ModelError(ValueError):
+class ModelError(UserError, ValueError):
     pass
-
-
-def looks_like_hub_id(name: str) -> bool:
-    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", name)) and not name.startswith((".", "/", "~"))
 
 
 def check_model(name: str, *, strict: bool = True) -> str:
@@ -27,7 +25,7 @@ def check_model(name: str, *, strict: bool = True) -> str:
     if name == TINY_MODEL:
         return "tiny: built locally by train.tiny_model"
     p = Path(name).expanduser()
-    if p.exists() or not looks_like_hub_id(name):
+    if p.exists() or not is_hub_id(name):
         if not p.exists():
             raise ModelError(f"model path not found: {p}")
         if not p.is_dir():
@@ -56,9 +54,9 @@ def check_model(name: str, *, strict: bool = True) -> str:
             return f"hub model {name} (in the local cache)"
     except Exception:  # noqa: BLE001 - cache lookup is best effort
         pass
-    from tasks.countdown.data import _hub_reachable
+    from common.model_ref import hub_reachable
 
-    if _hub_reachable():
+    if hub_reachable():
         return f"hub model {name} (downloaded at launch)"
     msg = f"hub model '{name}' is neither cached nor reachable from here (no network to the hub)"
     if strict:

@@ -8,39 +8,24 @@ summary. Every check that can fail runs before the first training step.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
 from pathlib import Path
 
+from common.run_dir import (BASE, FINAL, METRICS, RECIPE, SFT, SUMMARY, newest_resumable_checkpoint, read_run_json,
+                            resumable_checkpoints, run_path, update_json, write_run_json)
+from tasks.countdown.data import load_split
+
 from .config import TINY_MODEL, RunConfig, save_resolved
 from .distributed import is_main_process, rank_local_loading, world_size
-
-
-class TrainError(RuntimeError):
-    """A run that cannot start or had to stop; printed as one line."""
+from .errors import TrainError
+from .modeling import check_model, load_tokenizer, prepare_tiny
 
 
 def log(msg: str) -> None:
     if is_main_process():
         print(f"[train] {msg}", flush=True)
-
-
-def complete_checkpoints(run_dir: Path) -> list[Path]:
-    """The checkpoint-N dirs that have trainer_state.json (written last by the Trainer, so a
-    checkpoint killed mid-write is skipped), by step."""
-    found = []
-    for p in run_dir.glob("checkpoint-*"):
-        step = p.name.removeprefix("checkpoint-")
-        if step.isdigit() and (p / "trainer_state.json").is_file():
-            found.append((int(step), p))
-    return [p for _, p in sorted(found)]
-
-
-def newest_complete_checkpoint(run_dir: Path) -> Path | None:
-    found = complete_checkpoints(run_dir)
-    return found[-1] if found else None
 
 
 def check_output_dir(run_dir: Path) -> None:
@@ -54,20 +39,6 @@ def check_output_dir(run_dir: Path) -> None:
         probe.unlink()
     except OSError:
         raise TrainError(f"output directory is not writable: {run_dir}") from None
-
-
-def update_json(p: Path, fields: dict) -> dict:
-    """Merge `fields` into the JSON object at `p` (created if absent), replaced atomically."""
-    data = json.loads(p.read_text()) if p.is_file() else {}
-    data.update(fields)
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, p)
-    return data
-
-
-def write_run_json(run_dir: Path, **fields) -> None:
-    update_json(run_dir / "run.json", fields)
 
 
 def set_threads(n: int, use_cpu: bool) -> None:
@@ -102,7 +73,7 @@ def average_if_better(run_dir: Path, best_val: float | None, val_cb, dtype: str 
     from .averaging import average_checkpoints
 
     # whole models only: a LoRA run's checkpoints hold adapters
-    paths = [p for p in complete_checkpoints(run_dir)
+    paths = [p for p in resumable_checkpoints(run_dir)
              if (p / "config.json").is_file() and not (p / "adapter_config.json").exists()]
     if len(paths) < 2 or best_val is None:
         return None
@@ -116,27 +87,47 @@ def average_if_better(run_dir: Path, best_val: float | None, val_cb, dtype: str 
 
 
 def run(cfg: RunConfig, resume: bool = False) -> dict:
-    from .data import ensure_splits, prompt_dataset, write_split_files
-    from .modeling import check_model, load_tokenizer, prepare_tiny
-
+    """The whole run, phase by phase; every check that can fail runs before the first training step."""
     t_start = time.time()
-    s, g, m = cfg.script, cfg.grpo, cfg.model
-    set_threads(s.torch_num_threads, g.use_cpu)
+    set_threads(cfg.script.torch_num_threads, cfg.grpo.use_cpu)
     run_dir = cfg.output_dir
     check_output_dir(run_dir)
-    resume_from = None
+    resume_from = find_resume_point(run_dir, resume, cfg.grpo.max_steps)
+    log(f"model: {check_model(cfg.model.model_name_or_path)}")
+    splits, base = prepare_data_and_base(cfg, run_dir)
+    policy, baseline, grpo_rows = cold_start_phase(cfg, run_dir, base, splits)
+    if is_main_process():
+        record_inputs(run_dir, baseline)
+    grpo_rows = curriculum_phase(cfg, run_dir, policy, grpo_rows, resume)
+    trainer, val_cb, grpo_seconds = grpo_phase(cfg, run_dir, policy, grpo_rows, splits, resume_from)
+    final_from, final_val = choose_and_export_final(cfg, run_dir, trainer, val_cb)
+    if not trainer.is_world_process_zero():
+        return {}
+    return report_phase(cfg, run_dir, trainer.state, val_cb, final_from, final_val, grpo_seconds, t_start)
+
+
+def find_resume_point(run_dir: Path, resume: bool, max_steps: int) -> Path | None:
+    """The newest resumable checkpoint with --resume; without it, a note that training restarts."""
+    newest = newest_resumable_checkpoint(run_dir)
     if resume:
-        resume_from = newest_complete_checkpoint(run_dir)
-        if resume_from is None:
+        if newest is None:
             log(f"--resume: no complete checkpoint in {run_dir}; starting from step 0")
-    elif newest_complete_checkpoint(run_dir) is not None and g.max_steps > 0:
+        return newest
+    if newest is not None and max_steps > 0:
         log(f"note: {run_dir} already holds checkpoints; without --resume training restarts at step 0 "
             "and metrics.jsonl is rewritten")
-    log(f"model: {check_model(m.model_name_or_path)}")
+    return None
 
+
+def prepare_data_and_base(cfg: RunConfig, run_dir: Path):
+    """(splits, base model): the splits found or built, their val/test copied into the run dir
+    with the resolved recipe; the tiny base model built in the run dir, anything else a hub id or path.
+    Under `accelerate launch` the main process writes; the others then read."""
     from accelerate import PartialState
 
-    # Under `accelerate launch` the main process writes data and the tiny model; the others then read them.
+    from .splits import ensure_splits, write_split_files
+
+    s, m = cfg.script, cfg.model
     with PartialState().main_process_first():
         splits = ensure_splits(s.dataset, s.dataset_source, s.dataset_train_size, s.dataset_val_size,
                                s.dataset_test_size, s.dataset_seed, log=log)
@@ -145,38 +136,64 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         if is_main_process():
             write_split_files(splits, run_dir)
             save_resolved(cfg, run_dir)
-        # Base model: the tiny one is built in the run dir; anything else is a hub id / local path.
         if m.model_name_or_path == TINY_MODEL:
-            base = str(prepare_tiny(run_dir / "base")) if is_main_process() else str(run_dir / "base")
+            base = str(prepare_tiny(run_dir / BASE)) if is_main_process() else str(run_dir / BASE)
         else:
             base = m.model_name_or_path
-    if splits.test_file is None:
-        write_split_files(splits, run_dir)  # sets the paths (rank 0 already wrote the files)
-    baseline = base if m.model_name_or_path != TINY_MODEL else "base"
-    grpo_rows = splits.train
-    policy = base
-    if s.cold_start_steps > 0:
-        from .sft import cold_start
+    return splits, base
 
-        n_sft = s.cold_start_max_traces or s.cold_start_steps * s.cold_start_batch_size
-        sft_rows, grpo_rows = splits.train[:n_sft], splits.train[n_sft:] or splits.train
-        policy = str(cold_start(base, sft_rows, cfg, run_dir / "sft", log=log))
-        baseline = "sft"
-    if is_main_process():
-        write_run_json(run_dir, baseline=baseline, test_split=splits.test_file, val_split=splits.val_file,
-                       recipe="config.yaml")
 
-    if s.grpo_prompt_filter == "solvable_sometimes":
-        from .curriculum import filter_prompts
+def cold_start_phase(cfg: RunConfig, run_dir: Path, base: str, splits):
+    """(policy GRPO starts from, baseline it is compared with, GRPO's rows): the cold-start SFT on
+    the first train rows when the recipe asks for it (GRPO then takes the rows after them)."""
+    s = cfg.script
+    baseline = base if cfg.model.model_name_or_path != TINY_MODEL else BASE
+    if s.cold_start_steps <= 0:
+        return base, baseline, splits.train
+    from .sft import cold_start
 
-        kept_file = run_dir / "data" / "grpo_prompts.jsonl"
-        if not resume and is_main_process():
-            kept_file.unlink(missing_ok=True)  # a fresh run samples its own policy again
-        # rank 0 samples (loading the policy on its own, hence rank_local_loading); the others read its file
-        with PartialState().main_process_first(), rank_local_loading():
-            grpo_rows = filter_prompts(policy, grpo_rows, pool=s.grpo_filter_pool, k=s.grpo_filter_samples,
-                                       temperature=g.temperature, max_new_tokens=g.max_completion_length,
-                                       seed=g.seed, out_file=kept_file, log=log)
+    n_sft = s.cold_start_max_traces or s.cold_start_steps * s.cold_start_batch_size
+    sft_rows, grpo_rows = splits.train[:n_sft], splits.train[n_sft:] or splits.train
+    policy = str(cold_start(base, sft_rows, cfg, run_dir / SFT, log=log))
+    return policy, SFT, grpo_rows
+
+
+def record_inputs(run_dir: Path, baseline: str) -> None:
+    """run.json's inputs: the baseline, the run's own copies of its splits, the resolved recipe."""
+    from common.run_dir import split_file
+
+    write_run_json(run_dir, baseline=baseline, test_split=split_file(run_dir, "test"),
+                   val_split=split_file(run_dir, "val"), recipe=RECIPE)
+
+
+def curriculum_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list[dict], resume: bool) -> list[dict]:
+    """GRPO's prompts: all of them, or (grpo_prompt_filter: solvable_sometimes) those the starting
+    policy solves sometimes; rank 0 samples, the others read its file."""
+    s, g = cfg.script, cfg.grpo
+    if s.grpo_prompt_filter != "solvable_sometimes":
+        return grpo_rows
+    from accelerate import PartialState
+
+    from .curriculum import filter_prompts
+
+    kept_file = run_dir / "data" / "grpo_prompts.jsonl"
+    if not resume and is_main_process():
+        kept_file.unlink(missing_ok=True)  # a fresh run samples its own policy again
+    # rank 0 loads the policy on its own, hence rank_local_loading
+    with PartialState().main_process_first(), rank_local_loading():
+        return filter_prompts(policy, grpo_rows, pool=s.grpo_filter_pool, k=s.grpo_filter_samples,
+                              temperature=g.temperature, max_new_tokens=g.max_completion_length,
+                              seed=g.seed, out_file=kept_file, log=log)
+
+
+def grpo_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list[dict], splits, resume_from):
+    """(trainer, validation callback, seconds): TRL's GRPOTrainer on the prompts, validating on the
+    val split, stopped with one line (checkpoints intact) when the rewards turn NaN."""
+    from .callbacks import ProgressCallback, RewardNaNError
+    from .grpo import build_trainer
+    from .trl_rows import prompt_dataset
+
+    s, g = cfg.script, cfg.grpo
     tokenizer = load_tokenizer(policy)
     train_ds = prompt_dataset(grpo_rows, tokenizer, s.max_prompt_length)
     per_step = g.generation_batch_size // g.num_generations  # unique prompts one generation batch takes
@@ -187,32 +204,30 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
                          "use more data or a smaller batch")
     val_rows = (splits.val[: s.val_limit] if s.val_limit else splits.val) if s.validate else []
     if resume_from is None and is_main_process():
-        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-
-    from .grpo import build_trainer
-
+        (run_dir / METRICS).unlink(missing_ok=True)
     trainer, val_cb = build_trainer(cfg, policy, tokenizer, train_ds, val_rows, run_dir, log=log)
     log(f"GRPO: {g.max_steps} steps, {g.world_size} process(es), "
         f"{g.per_device_train_batch_size * g.world_size * g.gradient_accumulation_steps}"
         f" completions/step ({g.num_generations} per prompt), lr {g.learning_rate}, beta {g.beta}, "
         f"loss {g.loss_type}" + (f"; resuming from {resume_from}" if resume_from else ""))
     t_grpo = time.time()
-    from .callbacks import ProgressCallback, RewardNaNError
-
     try:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except RewardNaNError as e:
         for cb in trainer.callback_handler.callbacks:
             if isinstance(cb, ProgressCallback):
                 cb.close()
-        kept = newest_complete_checkpoint(run_dir)
+        kept = newest_resumable_checkpoint(run_dir)
         raise TrainError(f"{e}; stopped. Checkpoints already written are intact"
                          + (f" (newest: {kept.name})" if kept else "")) from None
-    grpo_seconds = time.time() - t_grpo
+    return trainer, val_cb, time.time() - t_grpo
 
-    # Final model: the checkpoint with the best *validation* accuracy (never the test split).
+
+def choose_and_export_final(cfg: RunConfig, run_dir: Path, trainer, val_cb):
+    """(final_from, its val accuracy) on rank 0, (None, None) elsewhere: final/ is the checkpoint with
+    the best *validation* accuracy (never the test split), or the checkpoints' average when that
+    wins on val, or the last step when nothing was validated."""
     state = trainer.state
-    final = run_dir / "final"
     chosen = None
     if state.best_global_step and (run_dir / f"checkpoint-{state.best_global_step}").is_dir():
         chosen = run_dir / f"checkpoint-{state.best_global_step}"
@@ -221,21 +236,27 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         src = run_dir / "last-step"
         trainer.save_model(str(src))
     if not trainer.is_world_process_zero():
-        return {}
+        return None, None
     with rank_local_loading():  # rank 0 alone from here on: no ZeRO-3 zero.Init in from_pretrained
-        final_from, final_val = _write_final(run_dir, src, chosen, state, val_cb, tokenizer, cfg)
-    write_run_json(run_dir, model="final", final_from=final_from, global_step=state.global_step)
-    log(f"final model: {final} (from {final_from}, val accuracy "
+        final_from, final_val = _write_final(run_dir, src, chosen, state, val_cb, trainer.processing_class, cfg)
+    write_run_json(run_dir, model=FINAL, final_from=final_from, global_step=state.global_step)
+    log(f"final model: {run_dir / FINAL} (from {final_from}, val accuracy "
         f"{f'{final_val:.1%}' if final_val is not None else 'n/a'})")
+    return final_from, final_val
 
-    from .report import plot_curves
+
+def report_phase(cfg: RunConfig, run_dir: Path, state, val_cb, final_from, final_val, grpo_seconds: float,
+                 t_start: float) -> dict:
+    """curves.png, summary.json and the model card; the test-split table when the recipe asks for it
+    (one process only: after a multi-process launch, `cli.py train` scores it)."""
+    from .run_report import plot_curves
 
     plot_curves(run_dir)
     summary = {"run_dir": str(run_dir), "global_step": state.global_step, "grpo_seconds": round(grpo_seconds, 1),
                "final_from": final_from, "final_val_accuracy": final_val,
                "val_history": val_cb.history if val_cb else [], "wall_seconds": round(time.time() - t_start, 1)}
     write_summary(run_dir, summary)
-    if s.final_eval:
+    if cfg.script.final_eval:
         if world_size() > 1:
             # lm-eval's hf model would join this launch's process group and gather across it; the
             # table is scored by one process after the launch ends (train.cli does it).
@@ -245,7 +266,7 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
             with rank_local_loading():  # a 1-process DeepSpeed launch: lm-eval loads plain models
                 summarize_run(cfg, log=log)
             summary = write_summary(run_dir, {"wall_seconds": round(time.time() - t_start, 1)})
-    log(f"done in {(time.time() - t_start) / 60:.1f} min; summary: {run_dir / 'summary.json'}")
+    log(f"done in {(time.time() - t_start) / 60:.1f} min; summary: {run_dir / SUMMARY}")
     return summary
 
 
@@ -273,7 +294,7 @@ def _write_final(run_dir: Path, src: Path, chosen: Path | None, state, val_cb, t
 def write_summary(run_dir: Path, fields: dict) -> dict:
     from evaluation.model_card import write_model_card
 
-    out = update_json(run_dir / "summary.json", fields)
+    out = update_json(run_dir / SUMMARY, fields)
     write_model_card(run_dir)  # over TRL's generic card, and kept current with the summary
     return out
 
@@ -281,17 +302,13 @@ def write_summary(run_dir: Path, fields: dict) -> dict:
 def summarize_run(cfg: RunConfig, log=log) -> dict:
     """The base-vs-trained table on the run's test split, added to summary.json. One process: called
     at the end of a single-process run, or by `cli.py train` after a multi-process launch has ended."""
-    from tasks.countdown.data import load_split
-
-    from .data import Splits
-    from .report import summarize
+    from .run_report import summarize
 
     run_dir = cfg.output_dir
-    info = json.loads((run_dir / "run.json").read_text())
-    if info.get("model") != "final":
+    info = read_run_json(run_dir)
+    if info.get("model") != FINAL:
         raise TrainError(f"{run_dir}: no final model to score (run.json has no model: final)")
-    test_file = info["test_split"]
-    splits = Splits(train=[], val=[], test=load_split(test_file), val_file=info.get("val_split"), test_file=test_file)
+    test_file = run_path(run_dir, info["test_split"])
     t = time.time()
-    table = summarize(run_dir, info["baseline"], splits, cfg, log=log)
+    table = summarize(run_dir, info["baseline"], load_split(test_file), str(test_file), cfg, log=log)
     return write_summary(run_dir, table | {"summary_seconds": round(time.time() - t, 1)})

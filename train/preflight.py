@@ -25,6 +25,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.hardware import cuda_available, gpu_names, visible_gpus
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,10 +60,8 @@ def _cli(args: list[str], log: Path, timeout: float) -> str:
 
 class Preflight:
     def __init__(self, work: Path, gpu: bool | None = None):
-        import torch
-
         self.work = work
-        self.gpu = torch.cuda.is_available() if gpu is None else gpu
+        self.gpu = cuda_available() if gpu is None else gpu
         self.model = work / "tiny"
         self.data = work / "data"
         self.run = work / "run"
@@ -73,8 +73,8 @@ class Preflight:
 
         if not self.gpu:
             raise Skip("no CUDA GPU visible (GPU-only)")
-        names = {torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())}
-        return f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.device_count()} x {', '.join(names)}"
+        return (f"torch {torch.__version__}, CUDA {torch.version.cuda}, {visible_gpus()[0]} x "
+                f"{', '.join(sorted(gpu_names()))}")
 
     def bf16(self) -> str:
         import torch

@@ -14,7 +14,7 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
     """Train `cfg.script.cold_start_steps` SFT steps; return the saved model dir."""
     from trl import SFTConfig, SFTTrainer
 
-    from .data import sft_dataset
+    from .trl_rows import sft_dataset
     from .modeling import load_tokenizer, master_dtype
 
     s, g = cfg.script, cfg.grpo

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from .data import DEFAULT_OUT
+
 
 def _parse_numbers(_ctx, _param, value):
     if value is None:
@@ -53,7 +55,7 @@ def verify(numbers, target, equation, completion):
 @click.command()
 @click.option("--source", default=None, show_default="Jiayi-Pan/Countdown-Tasks-3to4",
               help="Hub dataset id, a local .jsonl/.json/.parquet file, or 'synthetic'.")
-@click.option("--out", "out_dir", default="data/countdown", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False))
 @click.option("--train-size", default=50_000, show_default=True, type=click.IntRange(min=0))
 @click.option("--test-size", default=500, show_default=True, type=click.IntRange(min=0))
 @click.option("--val-size", default=500, show_default=True, type=click.IntRange(min=0),

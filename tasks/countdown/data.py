@@ -21,6 +21,9 @@ import random
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from common.errors import UserError
+from common.model_ref import hub_reachable
+
 from .solver import reachable_integers
 
 DEFAULT_SOURCE = "Jiayi-Pan/Countdown-Tasks-3to4"
@@ -32,7 +35,7 @@ DEFAULT_VAL_SIZE = 500
 SPLITS = ("train", "val", "test")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Bad data or a source that cannot be read; the CLI prints it as one line."""
 
 
@@ -120,7 +123,7 @@ def read_rows(path: str | Path) -> list[dict]:
 def load_hub_rows(dataset_id: str) -> list[dict]:
     """Rows of a Hugging Face dataset (split 'train'), through `datasets`."""
     hint = "the hub may be unreachable from here: use --source synthetic or --source PATH.jsonl|.parquet"
-    online = _hub_reachable()
+    online = hub_reachable()
     if not online and not _in_local_cache(dataset_id):
         # `import datasets` alone takes seconds: fail before it when it could only fail.
         raise DataError(f"could not load hub dataset '{dataset_id}' (offline and not in the local cache); {hint}")
@@ -143,22 +146,6 @@ def _in_local_cache(dataset_id: str) -> bool:
     hub = Path(os.environ.get("HF_HUB_CACHE", home / "hub")) / ("datasets--" + dataset_id.replace("/", "--"))
     local = Path(os.environ.get("HF_DATASETS_CACHE", home / "datasets")) / dataset_id.replace("/", "___")
     return hub.exists() or local.exists() or Path(dataset_id).is_dir()
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """One quick TCP connect to the hub endpoint, so an offline machine fails in seconds
-    instead of after `datasets`' five retries."""
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        return False
-    import socket
-    from urllib.parse import urlparse
-
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    try:
-        with socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def is_local_source(source: str) -> bool:

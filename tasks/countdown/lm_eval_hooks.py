@@ -35,14 +35,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tasks.countdown.data import DataError, default_test_tasks, load_split
+from tasks.countdown.data import DEFAULT_OUT, DataError, default_test_tasks, load_split
 from tasks.countdown.prompt import ASSISTANT_PREFILL, SYSTEM_PROMPT, user_message
 from tasks.countdown.rewards import is_well_formatted
 from tasks.countdown.sympy_check import agrees
 from tasks.countdown.verifier import extract_answer, verify
 
 TEST_FILE_ENV = "MINI_R1_COUNTDOWN_TEST"
-DEFAULT_TEST_FILE = Path("data/countdown/test.jsonl")
+DEFAULT_TEST_FILE = Path(DEFAULT_OUT) / "test.jsonl"
 STOP = "</answer>"
 
 

@@ -39,7 +39,8 @@ def test_api_backend_evaluates_the_served_model(served, small_split, tmp_path):
 
     out = tmp_path / "eval"
     result = CliRunner().invoke(cli.main, [
-        "evaluate", "--backend", "api", "--base-url", served.base_url, "--api-key", served.api_key, "--test-file", str(small_split),
+        "evaluate", "--backend", "api", "--base-url", served.base_url, "--api-key", served.api_key,
+        "--test-file", str(small_split),
         "--limit", "4", "--max-gen-toks", "8", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert f"| {served.model} | 0/4 |" in result.output
@@ -58,7 +59,8 @@ def test_api_backend_wrong_key_is_one_clear_error(served, small_split, tmp_path)
     import cli
 
     result = CliRunner().invoke(cli.main, [
-        "evaluate", "--backend", "api", "--base-url", served.base_url, "--api-key", "wrong", "--test-file", str(small_split),
+        "evaluate", "--backend", "api", "--base-url", served.base_url, "--api-key", "wrong",
+        "--test-file", str(small_split),
         "--limit", "2", "--out", str(tmp_path / "eval")])
     assert result.exit_code == 1 and "HTTP 401" in result.output and "--api-key" in result.output
     assert not (tmp_path / "eval").exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.evaluation.vllm_env import vllm_env
+from common.vllm_env import vllm_env
 
 ROOT = Path(__file__).resolve().parents[2]
 

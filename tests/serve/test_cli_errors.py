@@ -41,7 +41,7 @@ def test_missing_model_path():
 
 
 def test_run_dir_resolution(tmp_path):
-    from serve.model_path import resolve_model_dir
+    from common.run_dir import resolve_model_dir
 
     run = tmp_path / "runs" / "r1"
     fake_model(run / "checkpoint-50")

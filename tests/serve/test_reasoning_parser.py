@@ -1,4 +1,4 @@
-"""The reasoning split without a server: serve.think_split's streamed and whole-text splits agree
+"""The reasoning split without a server: tasks.countdown.think_split's streamed and whole-text splits agree
 for any cut of any text; the `mini_r1` vLLM parser (the real vLLM classes, fed through vLLM's
 own `Parser.parse_delta` as the chat server does) works with a tokenizer that writes `<think>`
 as several tokens, as Qwen2.5's does, where vLLM's `deepseek_r1` cannot even be built; and the
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serve.think_split import StreamSplit, reasoning_closed, split_reasoning
+from tasks.countdown.think_split import StreamSplit, reasoning_closed, split_reasoning
 from tasks.countdown.prompt import ASSISTANT_PREFILL, SYSTEM_PROMPT, build_messages, render_prompt, user_message
 
 PIECES = ["<think>", "</think>", "</", "<", "think", ">", "\n", " ", "a", "<answer>", "55+36-7-19", "</answer>", "é"]

@@ -15,9 +15,10 @@ import urllib.request
 
 import pytest
 
-from serve.client import (CONTINUE_PREFILL, completion_text, countdown_request, judge, message_parts, split_reasoning,
+from serve.client import (CONTINUE_PREFILL, countdown_request, judge, message_parts, split_reasoning,
                           stream_countdown)
 from tasks.countdown.prompt import build_messages
+from tasks.countdown.think_split import join_reasoning
 from tasks.countdown.verifier import verify
 
 pytestmark = pytest.mark.slow
@@ -85,7 +86,7 @@ def test_n_4(served):
     r = served.client().chat.completions.create(n=4, **kw)
     assert sorted(c.index for c in r.choices) == [0, 1, 2, 3]
     assert all(c.finish_reason in ("stop", "length") for c in r.choices)
-    texts = [completion_text(*message_parts(c.message)) for c in r.choices]
+    texts = [join_reasoning(*message_parts(c.message)) for c in r.choices]
     assert len(set(texts)) >= 2, texts  # four samples, not one answer copied four times
     assert r.usage.completion_tokens <= 4 * 16
 
@@ -132,11 +133,11 @@ def test_requests_without_a_temperature_are_greedy(served):
     """The server's default sampling is what `evaluate` and the demo score: greedy."""
     client = served.client()
     kw = dict(model=served.model, messages=build_messages(*TASK), max_tokens=24, extra_body=dict(CONTINUE_PREFILL))
-    texts = {completion_text(*message_parts(client.chat.completions.create(**kw).choices[0].message))
+    texts = {join_reasoning(*message_parts(client.chat.completions.create(**kw).choices[0].message))
              for _ in range(3)}
     assert len(texts) == 1, texts
     explicit = countdown_request(served.model, *TASK, max_tokens=24, temperature=0.0)
-    assert completion_text(*message_parts(client.chat.completions.create(**explicit).choices[0].message)) in texts
+    assert join_reasoning(*message_parts(client.chat.completions.create(**explicit).choices[0].message)) in texts
 
 
 def test_a_conversation_with_a_closed_think_block_splits_the_same_streamed_and_not(served, taught_task):

@@ -10,13 +10,14 @@ import importlib
 
 import pytest
 
-from serve.client import Answer, completion_text, judge, split_reasoning
+from serve.client import Answer, judge, split_reasoning
+from tasks.countdown.think_split import join_reasoning
 from serve.demo import BAD_COLOUR, OK_COLOUR, verdict_html
 from serve.puzzle import PuzzleError, PuzzleSource, parse_puzzle
 from tasks.countdown.verifier import verify
 
 
-@pytest.mark.parametrize("mod", ["serve.client", "serve.puzzle", "serve.model_path", "serve.think_split"])
+@pytest.mark.parametrize("mod", ["serve.client", "serve.puzzle", "serve.served_name", "tasks.countdown.think_split"])
 def test_doctests(mod):
     res = doctest.testmod(importlib.import_module(mod))
     assert res.attempted > 0 and res.failed == 0
@@ -48,7 +49,7 @@ def test_split_and_rebuild_round_trip():
     text = "19+36=55 </think> <answer>55+36-7-19</answer>"
     reasoning, content = split_reasoning(text)
     # Whitespace between </think> and the answer is not content; nothing else is lost.
-    assert completion_text(reasoning, content) == text.replace("</think> ", "</think>")
+    assert join_reasoning(reasoning, content) == text.replace("</think> ", "</think>")
     # Without a server-side parser the whole reply arrives as content; judged the same.
     assert judge(None, text, [19, 36, 55, 7], 65) == verify(text, [19, 36, 55, 7], 65)
     assert judge(reasoning, content, [19, 36, 55, 7], 65).ok
@@ -94,7 +95,7 @@ def test_server_command_cpu_defaults(tmp_path):
 
 
 def test_served_name_defaults():
-    from serve.model_path import served_name
+    from serve.served_name import served_name
 
     assert served_name("/x/runs/tiny-r1-countdown/final") == "tiny-r1-countdown"
     assert served_name("/models/Qwen2.5-1.5B-Instruct") == "Qwen2.5-1.5B-Instruct"

@@ -10,7 +10,8 @@ import pytest
 from tasks.countdown.data import load_split
 from train import curriculum
 from train.config import ConfigError, resolve
-from train.pipeline import TrainError, run
+from train.errors import TrainError
+from train.pipeline import run
 
 
 def test_sampled_pass_counts_on_the_tiny_model(tiny_model_dir, countdown_data_dir):

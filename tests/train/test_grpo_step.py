@@ -9,9 +9,11 @@ import math
 
 import pytest
 
+from common.run_dir import newest_resumable_checkpoint, run_split
 from tasks.countdown import rewards
 from train.config import resolve
-from train.pipeline import TrainError, newest_complete_checkpoint, run
+from train.errors import TrainError
+from train.pipeline import run
 
 
 def length_reward(completions, **kw):
@@ -32,7 +34,8 @@ def extra_rewards(monkeypatch):
     monkeypatch.setitem(rewards.REWARD_FUNCS, "nan", nan_after_first_step)
 
 
-def test_two_grpo_steps_change_the_weights_and_fill_the_run_dir(shrunk_recipe, extra_rewards, tiny_model_dir):
+def test_two_grpo_steps_change_the_weights_and_fill_the_run_dir(shrunk_recipe, extra_rewards, tiny_model_dir,
+                                                                 countdown_data_dir):
     import torch
     from safetensors.torch import load_file
 
@@ -48,6 +51,10 @@ def test_two_grpo_steps_change_the_weights_and_fill_the_run_dir(shrunk_recipe, e
     run_json = json.loads((out / "run.json").read_text())
     assert run_json["model"] == "final" and run_json["recipe"] == "config.yaml"
     assert run_json["test_split"].endswith("test.jsonl")
+    # self-contained: the run keeps its own copy of the held-out splits, named relative to it
+    assert (run_json["test_split"], run_json["val_split"]) == ("data/test.jsonl", "data/val.jsonl")
+    for name in ("test", "val"):
+        assert (out / "data" / f"{name}.jsonl").read_bytes() == (countdown_data_dir / f"{name}.jsonl").read_bytes()
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in rows if "reward" in r]
     assert [r["step"] for r in steps] == [1, 2]
@@ -56,7 +63,7 @@ def test_two_grpo_steps_change_the_weights_and_fill_the_run_dir(shrunk_recipe, e
     assert "tokens_per_s" in steps[1]
     assert [r["step"] for r in rows if "val_accuracy" in r] == [0, 1, 2]
     assert (out / "curves.png").stat().st_size > 1000
-    assert (out / "config.yaml").is_file() and newest_complete_checkpoint(out).name == "checkpoint-2"
+    assert (out / "config.yaml").is_file() and newest_resumable_checkpoint(out).name == "checkpoint-2"
     # the run's own card over TRL's template ("a fine-tuned version of [None]"), beside the served weights too
     card = (out / "README.md").read_text()
     assert "fine-tuned version of" not in card and "trained with GRPO" in card
@@ -86,7 +93,7 @@ def test_lora_run_exports_one_merged_model(shrunk_recipe, extra_rewards, tiny_mo
                                 lora_alpha=8, lora_dropout=0.0, lora_target_modules=["q_proj", "v_proj"]))
     run(cfg)
     out = cfg.output_dir
-    assert (newest_complete_checkpoint(out) / "adapter_config.json").is_file()
+    assert (newest_resumable_checkpoint(out) / "adapter_config.json").is_file()
     final = out / "final"
     assert not (final / "adapter_config.json").exists()
     before = load_file(str(tiny_model_dir / "model.safetensors"))
@@ -128,12 +135,13 @@ def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_r
 
     from train.callbacks import ValidationCallback
     from train.modeling import load_tokenizer
-    from train.pipeline import average_if_better, complete_checkpoints
+    from common.run_dir import resumable_checkpoints
+    from train.pipeline import average_if_better
 
     cfg = resolve(shrunk_recipe(reward_funcs=["format", "equation", "length"], average_checkpoints=True))
     summary = run(cfg)
     out = cfg.output_dir
-    ckpts = complete_checkpoints(out)
+    ckpts = resumable_checkpoints(out)
     assert [p.name for p in ckpts] == ["checkpoint-1", "checkpoint-2"]
     # On the real run every val pass scored 0: the best is the first of the tie, and the average
     # (0, not better) is not used, so final/ is checkpoint-1's weights.
@@ -142,7 +150,7 @@ def test_checkpoint_average_is_final_only_when_it_beats_the_best_on_val(shrunk_r
     final = load_file(str(out / "final" / "model.safetensors"))
     assert all(torch.equal(best[k], final[k]) for k in best)
 
-    val_split = json.loads((out / "run.json").read_text())["val_split"]
+    val_split = run_split(out, "val_split")  # run.json's paths are relative to the run dir
     val = [json.loads(x) for x in open(val_split).read().splitlines()][:4]
     cb = ValidationCallback(val, load_tokenizer(str(out / "final")), 0, None, print, max_new_tokens=4, batch_size=4)
     scored = []

@@ -4,10 +4,9 @@ split directory (`cli.py data`) or one file the run splits itself (which may rep
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from common.run_dir import run_split
 from tasks.countdown.data import load_split, read_rows, task_key, write_jsonl
 from train.config import resolve
 
@@ -57,8 +56,7 @@ def test_no_phase_sees_a_test_task(shrunk_recipe, seen, countdown_data_dir, one_
     cfg = resolve(shrunk_recipe(dataset=str(dataset), dataset_val_size=12, dataset_test_size=12,
                                 cold_start_steps=2, cold_start_batch_size=4, max_steps=1, val_limit=8))
     run(cfg)
-    info = json.loads((cfg.output_dir / "run.json").read_text())
-    test, val = keys(read_rows(info["test_split"])), keys(read_rows(info["val_split"]))
+    test, val = (keys(read_rows(run_split(cfg.output_dir, key))) for key in ("test_split", "val_split"))
     assert test and val and not test & val
     assert len(seen["sft"]) >= 8 and len(seen["grpo"]) >= 8 and len(seen["val"]) == 8
     assert not keys(seen["sft"]) & test, "the cold start trained on test tasks"

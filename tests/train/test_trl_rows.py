@@ -1,4 +1,4 @@
-"""Cold-start traces (train/data.py): the solver's first solution, or one drawn from all of them."""
+"""Cold-start traces (train/trl_rows.py): the solver's first solution, or one drawn from all of them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from tasks.countdown import verify_equation
 from tasks.countdown.solver import all_solutions
-from train.data import solver_completion
+from train.trl_rows import solver_completion
 
 TASKS = [([19, 36, 55, 7], 65), ([2, 3, 4], 10), ([44, 19, 35], 98), ([12, 97, 7, 15], 28), ([6, 4, 3, 2], 24),
          ([8, 5, 3], 1), ([10, 2, 5, 1], 20), ([9, 3, 6], 18)]
