@@ -119,7 +119,17 @@ def checkpoint_sweep(r: dict) -> str:
     return "\n".join(lines)
 
 
-RENDER = {"verifier": verifier, "train_step": train_step, "eval_backends": eval_backends, "serving": serving,
+def bytecode(r: dict) -> str:
+    lines = [f"{r['when']}, {_machine(r['machine'])}, Python {r['python']}; command `{r['command']}`; CPU seconds "
+             f"of one fresh process with PYTHONDONTWRITEBYTECODE=1, median of {r['rounds']} rounds.", "",
+             "| the process imports | from source (s CPU) | precompiled (s CPU) | ratio |", "|---|---:|---:|---:|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['imports']} | {row['source_cpu_s']:.1f} | {row['precompiled_cpu_s']:.1f} | "
+                     f"**{row['ratio']:.2f}×** |")
+    return "\n".join(lines)
+
+
+RENDER = {"verifier": verifier, "bytecode": bytecode, "train_step": train_step, "eval_backends": eval_backends, "serving": serving,
           "checkpoint_sweep": checkpoint_sweep}
 
 

@@ -60,6 +60,6 @@ def test_empty_dir_and_file_are_errors(tmp_path):
 
 def test_embedded_run_missing_names_make_train(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("evaluation.targets.__file__", str(tmp_path / "evaluation" / "targets.py"))
+    monkeypatch.setattr("common.run_dir.REPO_ROOT", tmp_path)  # a repo where `make train` has not run yet
     with pytest.raises(EvalError, match=r"make train.*cli.py train"):
         embedded_run()

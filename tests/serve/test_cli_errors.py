@@ -101,10 +101,10 @@ def _main():
 
 
 def test_demo_without_trained_run_names_make_train(tmp_path, monkeypatch):
-    import serve.cli
+    import common.run_dir
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(serve.cli, "ROOT", tmp_path)  # a repo where `make train` has not run yet
+    monkeypatch.setattr(common.run_dir, "REPO_ROOT", tmp_path)  # a repo where `make train` has not run yet
     res = CliRunner().invoke(_main(), ["demo", "--port", str(_free())])
     assert res.exit_code == 1
     assert "make train" in res.output and "runs/tiny-r1-countdown" in res.output
