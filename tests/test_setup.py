@@ -104,7 +104,10 @@ def test_ci_runs_the_readme_test_command():
     for target in ("train", "test"):
         assert re.search(rf"^{target}:.*\bsetup\b", makefile, re.M), f"make {target} must set up the env first"
     assert "scripts/setup_env.sh" in makefile
-    assert "requirements/cpu.lock.txt" in (ROOT / "scripts" / "setup_env.sh").read_text()
+    setup = (ROOT / "scripts" / "setup_env.sh").read_text()
+    assert "requirements/cpu.lock.txt" in setup
+    # the venv's .pyc written at install (docs/2026-11-29-test-suite-time.md, benchmarks/bytecode.py)
+    assert '"$VENV/bin/uv" pip sync --compile-bytecode' in setup
 
 
 def requirements_in(path: Path) -> dict[str, str | None]:
