@@ -7,9 +7,9 @@ exact test), because two accuracies measured on the same tasks are not independe
 
 from __future__ import annotations
 
-import hashlib
 from itertools import combinations
-from pathlib import Path
+
+from tasks.countdown.data import split_sha256
 
 from .paired import paired
 from .targets import EvalError, Target
@@ -17,7 +17,7 @@ from .targets import EvalError, Target
 
 def _digest(path: str) -> str:
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return split_sha256(path)
     except OSError as e:
         raise EvalError(f"test split {path}: {e.strerror or e}") from None
 
@@ -28,8 +28,9 @@ def common_split(targets: list[Target], test_file: str | None) -> str | None:
     if test_file:
         return test_file
     own = [(t.label, t.test_file) for t in targets if t.test_file]
+    digests = {f: _digest(f) for _, f in own}  # once per file, not once per pair
     for (la, fa), (lb, fb) in combinations(own, 2):
-        if _digest(fa) != _digest(fb):
+        if digests[fa] != digests[fb]:
             raise EvalError(f"{la} and {lb} were trained with different test splits ({fa}, {fb}): "
                             "pass --test-file to score every model on one split")
     return own[0][1] if own else None

@@ -13,12 +13,12 @@ continues where it stopped and adding checkpoints costs only the new ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.run_dir import RUN_JSON, WEIGHT_FILES, loadable_checkpoints, read_json_or_empty
+from tasks.countdown.data import split_sha256
 
 from .runner import EvalRun, run_model, write_model_outputs
 from .targets import EvalError
@@ -82,7 +82,7 @@ def _weights_id(model: str) -> str:
 
 
 def settings_key(model: str, split: str | None, options: dict) -> dict:
-    digest = hashlib.sha256(Path(split).read_bytes()).hexdigest() if split and Path(split).is_file() else split
+    digest = split_sha256(split) if split and Path(split).is_file() else split
     return {**{k: options.get(k) for k in SETTINGS}, "split_sha256": digest, "weights": _weights_id(model)}
 
 
@@ -161,6 +161,9 @@ def plot_sweep(rows: list[dict], baseline: dict | None, curves: dict, path: Path
     if curves["train"]:
         ax.plot(*zip(*[(s, 100 * a) for s, a in curves["train"]]), alpha=0.4, color="#2a9d3f",
                 label="train accuracy (sampled)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers, even with few points
     ax.set_xlabel("GRPO step")
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)

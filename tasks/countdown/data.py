@@ -14,6 +14,7 @@ the train size.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -176,6 +177,19 @@ def build_splits(source: str, train_size: int, test_size: int, val_size: int, se
     test, val = rows[:test_size], rows[test_size : test_size + val_size]
     train = rows[test_size + val_size : test_size + val_size + train_size]
     return {"train": train, "val": val, "test": test}
+
+
+def split_sha256(path: str | Path) -> str:
+    """The sha256 of a split file: what says two splits are the same tasks. Read once per version
+    of the file (its size and mtime key the cache), however many models or checkpoints ask."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sha256_of(str(p), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_jsonl(rows: Iterable[dict], path: Path) -> str:

@@ -113,8 +113,9 @@ def close_answer(completion: str) -> str:
     return text
 
 
-def score(doc: dict, completion: str) -> dict:
-    """Everything a report needs about one completion, decided by `verify` alone."""
+def judged(doc: dict, completion: str):
+    """(what a report needs about one completion, the verdict it was decided by): `verify` alone,
+    called once."""
     text = close_answer(completion)
     verdict = verify(text, doc["nums"], doc["target"])
     return {
@@ -123,7 +124,12 @@ def score(doc: dict, completion: str) -> dict:
         "ok": bool(verdict.ok),
         "reason": verdict.reason,
         "well_formatted": is_well_formatted(text),
-    }
+    }, verdict
+
+
+def score(doc: dict, completion: str) -> dict:
+    """Everything a report needs about one completion, decided by `verify` alone."""
+    return judged(doc, completion)[0]
 
 
 def majority_ok(scored: list[dict]) -> bool:
@@ -141,8 +147,9 @@ def process_results(doc: dict, results: list) -> dict:
     samples = results[0]
     if isinstance(samples, str):  # lm-eval's default filter already took the first sample
         samples = [samples]
-    scored = [score(doc, s) for s in samples]
-    checked = [agrees(verify(s["completion"], doc["nums"], doc["target"])) for s in scored]
+    pairs = [judged(doc, s) for s in samples]
+    scored = [row for row, _ in pairs]
+    checked = [agrees(verdict) for _, verdict in pairs]
     return {
         "acc": int(scored[0]["ok"]),
         "format_rate": int(scored[0]["well_formatted"]),

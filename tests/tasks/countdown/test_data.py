@@ -263,3 +263,18 @@ def test_generation_reports_progress_per_thousand_tasks():
     calls = []
     build_splits("synthetic", 3500, 10, 10, seed=1, progress=calls.append)
     assert calls == [1000, 1000, 1000]
+
+
+def test_split_sha256_is_the_files_and_follows_a_rewrite(tmp_path):
+    """What says two splits are the same tasks (compare's one split, the sweep's cache key): the
+    file's sha256, cached per version of the file, so a rewritten split is hashed again."""
+    import hashlib
+
+    from tasks.countdown.data import split_sha256
+
+    f = tmp_path / "test.jsonl"
+    write_jsonl([{"nums": [1, 2, 3], "target": 6}], f)
+    first = split_sha256(f)
+    assert first == hashlib.sha256(f.read_bytes()).hexdigest() == split_sha256(str(f))
+    write_jsonl([{"nums": [1, 2, 3], "target": 6}, {"nums": [2, 3, 4], "target": 9}], f)
+    assert split_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest() != first
