@@ -162,10 +162,10 @@ def run_split(run_dir: Path, key: str = "test_split") -> Path | None:
     return run_path(run_dir, read_run_json(run_dir).get(key))
 
 
-def run_model(run_dir: Path) -> Path | None:
+def run_model(run_dir: Path, info: dict | None = None) -> Path | None:
     """The model a run stands for: run.json's `model` when loadable, else its newest loadable
-    checkpoint (training still going), else None."""
-    model = run_path(run_dir, read_run_json(run_dir).get("model"))
+    checkpoint (training still going), else None. `info`: run.json when the caller has read it."""
+    model = run_path(run_dir, (read_run_json(run_dir) if info is None else info).get("model"))
     if model is not None and is_model_dir(model):
         return model
     return newest_loadable_checkpoint(run_dir)

@@ -13,11 +13,6 @@ VLLM_CACHE_ROOT = Path.home() / ".cache" / "mini-r1" / "vllm"
 CPU_KVCACHE_GIB = "1"
 
 
-def vllm_cache_root() -> Path:
-    """$VLLM_CACHE_ROOT when set, else the project's own compile cache."""
-    return Path(os.environ.get("VLLM_CACHE_ROOT") or VLLM_CACHE_ROOT).expanduser()
-
-
 def vllm_env(base: Mapping[str, str] | None = None, cpu: bool = True) -> dict[str, str]:
     """`base` (default: this process's environment) with the project's vLLM defaults added; the
     compile cache folder is created."""

@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from common.errors import UserError
+from common.run_dir import EVAL
 
 BACKENDS = ("hf", "vllm", "api")  # evaluation.backends.BACKENDS, repeated to keep --help instant
 
@@ -128,7 +129,7 @@ def evaluate(models, baseline, no_baseline, backend, test_file, limit, out_dir, 
                             "`python cli.py data` or pass --test-file")
 
         if out_dir is None:
-            out_dir = (target.run_dir / "eval") if target and target.run_dir else \
+            out_dir = (target.run_dir / EVAL) if target and target.run_dir else \
                 Path("runs/eval") / _safe(target.label if target else (model or "served-model"))
         out = Path(out_dir)
 
@@ -178,7 +179,7 @@ def evaluate(models, baseline, no_baseline, backend, test_file, limit, out_dir, 
         publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if target and target.run_dir and out.resolve() == (target.run_dir / "eval").resolve():
+    if target and target.run_dir and out.resolve() == (target.run_dir / EVAL).resolve():
         from .model_card import write_model_card
 
         write_model_card(target.run_dir)  # the run's card shows the table just scored
@@ -271,7 +272,7 @@ def _sweep(model, spec, baseline, test_file, out_dir, common):
     except UserError as e:
         raise click.ClickException(str(e)) from None
 
-    out = Path(out_dir) if out_dir else run_dir / "eval" / "sweep"
+    out = Path(out_dir) if out_dir else run_dir / EVAL / "sweep"
     results = []
     try:
         for i, p in enumerate(points, 1):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.run_dir import EVAL, RUN_JSON, SUMMARY, read_json_or_empty, run_path
+from common.run_dir import EVAL, FINAL, RECIPE, RUN_JSON, SUMMARY, read_json_or_empty, run_path
 
 from .report import difference, main_table
 
@@ -26,7 +26,7 @@ def _recipe(run_dir: Path) -> dict:
     import yaml
 
     try:
-        return yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+        return yaml.safe_load((run_dir / RECIPE).read_text()) or {}
     except (OSError, yaml.YAMLError):
         return {}
 
@@ -100,7 +100,7 @@ def write_model_card(run_dir: Path) -> Path:
     """Write the card to RUN/README.md and, when it exists, RUN/final/README.md; return the first."""
     run_dir = Path(run_dir)
     text = model_card(run_dir)
-    for folder in (run_dir, run_dir / "final"):
+    for folder in (run_dir, run_dir / FINAL):
         if folder.is_dir():
             (folder / "README.md").write_text(text, encoding="utf-8")
     return run_dir / "README.md"

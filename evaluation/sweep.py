@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.run_dir import RUN_JSON, WEIGHT_FILES, loadable_checkpoints, read_json_or_empty
+from common.run_dir import FINAL, METRICS, RUN_JSON, WEIGHT_FILES, loadable_checkpoints, read_json_or_empty
 from tasks.countdown.data import split_sha256
 
 from .runner import EvalRun, run_model, write_model_outputs
@@ -37,7 +37,7 @@ def sweep_points(run_dir: Path, spec: str) -> list[Point]:
     """The checkpoints `spec` names ("all", or steps and "final" separated by commas), by step."""
     kept = {step: path for step, path in loadable_checkpoints(run_dir)}
     run = read_json_or_empty(run_dir / RUN_JSON)
-    final = run_dir / "final"
+    final = run_dir / FINAL
     final_step = None
     if (final / "config.json").is_file():
         src = str(run.get("final_from") or "")
@@ -112,7 +112,7 @@ def score_point(point: Point, split: str | None, options: dict, out: Path, label
 def training_curves(run_dir: Path) -> dict:
     """Validation and training accuracy per step from the run's metrics.jsonl."""
     val, train = [], []
-    path = run_dir / "metrics.jsonl"
+    path = run_dir / METRICS
     for line in (path.read_text().splitlines() if path.is_file() else []):
         try:
             r = json.loads(line)

@@ -32,7 +32,7 @@ class Target:
 
 def _run_target(run_dir: Path) -> Target:
     run = read_run_json(run_dir)
-    model = run_model(run_dir)
+    model = run_model(run_dir, run)
     if model is None:
         raise EvalError(
             f"run {run_dir} has no trained model yet (no complete final/ or checkpoint-N/): "
@@ -44,7 +44,7 @@ def _run_target(run_dir: Path) -> Target:
     return Target(
         label=f"{run_dir.resolve().name} ({model.name})",
         model=str(model.resolve()),
-        test_file=str(run_path(run_dir, run.get("test_split"))) if run.get("test_split") else None,
+        test_file=str(run_path(run_dir, run["test_split"])) if run.get("test_split") else None,
         baseline=baseline,
         run_dir=run_dir.resolve(),
     )

@@ -27,7 +27,7 @@ import trl
 from transformers import HfArgumentParser
 
 from common.errors import UserError
-from common.run_dir import DEFAULT_RUN
+from common.run_dir import DEFAULT_RUN, RECIPE
 from tasks.countdown.data import DEFAULT_OUT
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -300,8 +300,8 @@ def save_resolved(cfg: RunConfig, run_dir: Path) -> None:
     import yaml
 
     header = (f"# Resolved from {cfg.recipe_path} plus --set overrides; re-run with\n"
-              f"#   python cli.py train --config {run_dir / 'config.yaml'}\n")
-    (run_dir / "config.yaml").write_text(header + yaml.safe_dump(cfg.explicit, sort_keys=False))
+              f"#   python cli.py train --config {run_dir / RECIPE}\n")
+    (run_dir / RECIPE).write_text(header + yaml.safe_dump(cfg.explicit, sort_keys=False))
     full = {"model": dataclasses.asdict(cfg.model), "script": dataclasses.asdict(cfg.script),
             "grpo": cfg.grpo.to_dict()}
     (run_dir / "resolved_args.json").write_text(json.dumps(full, indent=2, default=str) + "\n")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.run_dir import METRICS
+
 
 def reward_functions(names: list[str]):
     from tasks.countdown.rewards import REWARD_FUNCS
@@ -38,7 +40,7 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
     g.model_init_kwargs = kwargs
 
     clock = StepClock()
-    metrics = MetricsCallback(run_dir / "metrics.jsonl", clock)
+    metrics = MetricsCallback(run_dir / METRICS, clock)
     callbacks = [clock, metrics, ProgressCallback(clock)]
     if s.max_train_minutes:  # before validation, so a time stop still gets its val pass and save
         callbacks.append(TimeLimitCallback(s.max_train_minutes, log))

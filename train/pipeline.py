@@ -13,8 +13,8 @@ import shutil
 import time
 from pathlib import Path
 
-from common.run_dir import (BASE, FINAL, METRICS, RECIPE, SFT, SUMMARY, newest_resumable_checkpoint, read_run_json,
-                            resumable_checkpoints, run_path, update_json, write_run_json)
+from common.run_dir import (BASE, DATA, FINAL, METRICS, RECIPE, SFT, SUMMARY, newest_resumable_checkpoint,
+                            read_run_json, resumable_checkpoints, run_path, split_file, update_json, write_run_json)
 from tasks.countdown.data import load_split
 
 from .config import TINY_MODEL, RunConfig, save_resolved
@@ -160,8 +160,6 @@ def cold_start_phase(cfg: RunConfig, run_dir: Path, base: str, splits):
 
 def record_inputs(run_dir: Path, baseline: str) -> None:
     """run.json's inputs: the baseline, the run's own copies of its splits, the resolved recipe."""
-    from common.run_dir import split_file
-
     write_run_json(run_dir, baseline=baseline, test_split=split_file(run_dir, "test"),
                    val_split=split_file(run_dir, "val"), recipe=RECIPE)
 
@@ -176,7 +174,7 @@ def curriculum_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list
 
     from .curriculum import filter_prompts
 
-    kept_file = run_dir / "data" / "grpo_prompts.jsonl"
+    kept_file = run_dir / DATA / "grpo_prompts.jsonl"
     if not resume and is_main_process():
         kept_file.unlink(missing_ok=True)  # a fresh run samples its own policy again
     # rank 0 loads the policy on its own, hence rank_local_loading
@@ -272,7 +270,7 @@ def report_phase(cfg: RunConfig, run_dir: Path, state, val_cb, final_from, final
 
 def _write_final(run_dir: Path, src: Path, chosen: Path | None, state, val_cb, tokenizer, cfg):
     """final/: the averaged checkpoints when that wins on val, else `src` re-saved as one plain model."""
-    final = run_dir / "final"
+    final = run_dir / FINAL
     if final.exists():
         shutil.rmtree(final)
     final_from = chosen.name if chosen else "last step"

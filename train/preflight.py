@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.hardware import cuda_available, gpu_names, visible_gpus
+from common.run_dir import FINAL
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,7 +138,7 @@ class Preflight:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        final = self.run / "final"
+        final = self.run / FINAL
         model = AutoModelForCausalLM.from_pretrained(final)
         tok = AutoTokenizer.from_pretrained(final)
         ids = tok("nums: 1 2 3", return_tensors="pt")

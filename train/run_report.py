@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common.run_dir import CURVES, FINAL, METRICS
+
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    p = Path(run_dir) / "metrics.jsonl"
+    p = Path(run_dir) / METRICS
     if not p.is_file():
         return []
     return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
@@ -43,7 +45,7 @@ def plot_curves(run_dir: Path) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     ax.set_title(Path(run_dir).name)
-    out = Path(run_dir) / "curves.png"
+    out = Path(run_dir) / CURVES
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -102,7 +104,7 @@ def summarize(run_dir: Path, baseline: str, test_rows: list[dict], test_file: st
     base_dir = str(run_dir / baseline) if (run_dir / baseline).is_dir() else baseline
     log(f"scoring baseline ({baseline}) and trained (final) on {len(rows)} test tasks")
     base = _score(base_dir, test_file, rows, cfg, s.eval_backend, log)
-    trained = _score(str(run_dir / "final"), test_file, rows, cfg, s.eval_backend, log)
+    trained = _score(str(run_dir / FINAL), test_file, rows, cfg, s.eval_backend, log)
     table = format_table([(f"baseline ({baseline})", base), ("trained (GRPO, final)", trained)])
     gain = trained["accuracy"] - base["accuracy"]
     text = table + f"\n\nGRPO gain (greedy): {gain * 100:+.1f} points"
@@ -112,7 +114,7 @@ def summarize(run_dir: Path, baseline: str, test_rows: list[dict], test_file: st
     if t:
         log(f"scoring both again with one sampled completion per task (temperature {t})")
         base_s = _score(base_dir, test_file, rows, cfg, s.eval_backend, log, temperature=t)
-        trained_s = _score(str(run_dir / "final"), test_file, rows, cfg, s.eval_backend, log, temperature=t)
+        trained_s = _score(str(run_dir / FINAL), test_file, rows, cfg, s.eval_backend, log, temperature=t)
         gain_s = trained_s["accuracy"] - base_s["accuracy"]
         text += "\n\n" + format_table([(f"baseline ({baseline}), sampled T={t:g}", base_s),
                                         (f"trained (GRPO, final), sampled T={t:g}", trained_s)])

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from common.errors import UserError
-from common.model_ref import hub_reachable
+from common.model_ref import DATA_FILE_SUFFIXES, hub_reachable
 
 from .solver import reachable_integers
 
@@ -150,7 +150,7 @@ def _in_local_cache(dataset_id: str) -> bool:
 
 
 def is_local_source(source: str) -> bool:
-    return source != "synthetic" and (os.path.exists(source) or source.endswith((".jsonl", ".json", ".parquet")))
+    return source != "synthetic" and (os.path.exists(source) or source.endswith(DATA_FILE_SUFFIXES))
 
 
 def build_splits(source: str, train_size: int, test_size: int, val_size: int, seed: int,
