@@ -143,11 +143,13 @@ def is_run_dir(path: Path) -> bool:
 
 
 def relative_to_run(run_dir: Path, value):
-    """A path inside the run dir as a path relative to it (so the run can move); anything else as is."""
-    if not isinstance(value, (str, Path)) or not Path(value).is_absolute():
-        return str(value) if isinstance(value, Path) else value
+    """A `Path` inside the run dir as a path relative to it (so the run can move), whether the run dir
+    was given relative to the working directory or absolute; other paths as strings; anything else
+    (names such as "final", hub ids) as is."""
+    if not isinstance(value, Path):
+        return value
     try:
-        return str(Path(value).resolve().relative_to(Path(run_dir).resolve()))
+        return str(value.resolve().relative_to(Path(run_dir).resolve()))
     except ValueError:
         return str(value)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,16 @@ def test_run_json_paths_inside_the_run_are_relative_and_keys_are_checked(tmp_pat
                     "baseline": "Qwen/Qwen2.5-1.5B-Instruct"}
     with pytest.raises(ValueError, match="not run.json keys"):
         write_run_json(run, test_file="x")
+
+
+def test_a_run_dir_given_relative_to_the_working_directory_stores_run_relative_paths(tmp_path, monkeypatch):
+    """`make train` names its run `runs/tiny-r1-countdown`, relative to the checkout."""
+    monkeypatch.chdir(tmp_path)
+    run = Path("runs") / "r"
+    run.mkdir(parents=True)
+    write_run_json(run, test_split=split_file(run, "test"), model="final")
+    assert json.loads((run / "run.json").read_text()) == {"test_split": "data/test.jsonl", "model": "final"}
+    assert run_split(run) == run / "data" / "test.jsonl"
 
 
 def test_a_moved_run_keeps_its_splits_and_model(tmp_path):
