@@ -206,6 +206,15 @@ def adversarial_cases() -> list[tuple[str, str, list[int], int]]:
         ("16 big numbers, * and / (largest exact arithmetic in the caps)",
          f"x</think><answer>{worst_arith}</answer>", worst_nums, 1),
         ("16-deep parentheses (the cap)", f"x</think><answer>{deep}</answer>", [1, 2], 3),
+        # whitespace never hides text (issue 24): each of these is judged on the whole block
+        ("correct, 255 spaces, then '*0'", "x</think><answer>55+36-7-19" + " " * 255 + "*0</answer>",
+         [19, 36, 55, 7], 65),
+        ("correct, 1 MB of spaces, then '*0'", "x</think><answer>55+36-7-19" + " " * MB + "*0</answer>",
+         [19, 36, 55, 7], 65),
+        ("512 KB of spaces, correct, 512 KB of newlines",
+         "x</think><answer>" + " " * (MB // 2) + "55+36-7-19" + "\n" * (MB // 2) + "</answer>", [19, 36, 55, 7], 65),
+        ("1 MB of U+3000 (ideographic space), correct",
+         "x</think><answer>" + "\u3000" * MB + "55+36-7-19</answer>", [19, 36, 55, 7], 65),
     ]
 
 
@@ -292,7 +301,8 @@ def main(argv=None) -> dict:
         print(f"{r['case']:<62}{fmt_time(r['ours_s']):>12}  {r['ours_reason']:<16}{fmt_time(r['eval_s']):>12}  {outcome}")
     slowest = max(adv, key=lambda r: r["ours_s"])
     print(f"\nslowest input for ours: {slowest['case']} — {fmt_time(slowest['ours_s']).strip()} "
-          f"(target < 1 ms: {'met' if slowest['ours_s'] < 1e-3 else 'NOT met'}); "
+          f"(target < 1 ms: {'met' if slowest['ours_s'] < 1e-3 else 'NOT met'}; non-ASCII whitespace is the "
+          "one kind str.strip() scans at ~2-4 ns a character instead of ~0.4); "
           f"throughput {mixed['ratio']:.2f}× eval's (target ≥ 1.0×: {'met' if mixed['ratio'] >= 1 else 'NOT met'})")
 
     result = {

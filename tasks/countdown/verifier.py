@@ -91,9 +91,9 @@ def extract_answer(completion: str | None) -> str | None:
     """Text inside the *last* complete `<answer>…</answer>` block, or None.
 
     The block ends at the first `</answer>` after its `<answer>`, so a duplicated closing tag
-    (`<answer>E</answer></answer>`, a known degenerate output) still reads as E. A block longer
-    than the equation cap is returned stripped and cut just past the cap, so surrounding
-    whitespace never counts against it and the caller's work stays bounded.
+    (`<answer>E</answer></answer>`, a known degenerate output) still reads as E. The block is
+    returned whole, never cut: what surrounding whitespace means is decided once, in
+    `_verify_equation`, and a cut here once let `E` + 255 spaces + `*0` be judged as `E`.
     """
     if not isinstance(completion, str):
         return None
@@ -105,10 +105,7 @@ def extract_answer(completion: str | None) -> str | None:
     if start < 0:
         return None
     start += len(ANSWER_OPEN)
-    end = completion.find(ANSWER_CLOSE, start)
-    if end - start > MAX_EQUATION_CHARS + 64:
-        return completion[start:end].strip()[: MAX_EQUATION_CHARS + 1]
-    return completion[start:end]
+    return completion[start:completion.find(ANSWER_CLOSE, start)]
 
 
 def _as_int(x) -> int:
@@ -286,8 +283,12 @@ def _verdict(equation, numbers, target, fast: bool) -> Verdict:
 def _verify_equation(equation, numbers, target, fast: bool = True) -> Verdict:
     if not isinstance(equation, str):
         raise _Reject("no_answer")
-    # Whitespace is not content: surrounding whitespace does not count against the cap, and a line
-    # break (\n or \r\n) between terms is a space (Python's parser would end the expression there).
+    # The one place that says what whitespace means. Surrounding whitespace (any kind str.strip()
+    # removes) is not content and does not count against the cap; everything between the first and
+    # the last other character is the equation, judged whole and counted whole, so no text after
+    # a run of whitespace is ever ignored. A line break (\n or \r\n) between terms is a space
+    # (Python's parser would end the expression there); any other inner whitespace is "disallowed".
+    # strip() is a linear C scan: ~0.4 ms for 1 MB of ASCII whitespace.
     equation = equation.strip()
     if len(equation) > MAX_EQUATION_CHARS:
         raise _Reject("too_long")

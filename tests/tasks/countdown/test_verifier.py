@@ -412,14 +412,6 @@ def test_the_fast_path_takes_every_solver_answer():
             assert sorted(used) == sorted(nums) and value == target
 
 
-def test_a_long_answer_block_is_cut_just_past_the_cap_after_stripping():
-    m = MAX_EQUATION_CHARS
-    assert extract_answer(f"<answer>{'1' * (m + 64)}</answer>") == "1" * (m + 64)  # short enough: as written
-    assert extract_answer(f"<answer>{'1' * (m + 65)}</answer>") == "1" * (m + 1)
-    assert extract_answer(f"<answer>{' ' * 100}{'1' * (m + 65)}{' ' * 100}</answer>") == "1" * (m + 1)
-    assert extract_answer("</answer><answer>1+2</answer>") == "1+2" and extract_answer("</answer>") is None
-
-
 @pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("equation,numbers,target,expected", [
     ("55+36-7-19", [19, 36, 55, 7], 65, (True, "ok", "65", "55+36-7-19")),
@@ -443,3 +435,88 @@ def test_every_field_of_the_verdict(equation, numbers, target, expected, fast):
     assert (d["ok"], d["reason"], d["value"], d["equation"]) == expected
     public = verify_equation(equation, numbers, target).to_dict()
     assert public == _verdict(equation, numbers, target, fast=True).to_dict()
+
+
+# --- whitespace never hides text (issue 24) -------------------------------------------------------
+# A correct equation, a long run of whitespace, then anything: the block used to be stripped and cut
+# just past the cap, the cut landed in the whitespace, and only the correct prefix was judged
+# (`55+36-7-19` + 255 spaces + `*0` was "ok"). Whatever the whitespace does, every character of the
+# answer block is judged, and an equation over the cap (surrounding whitespace aside) is too_long.
+
+WHITESPACE = [c for c in map(chr, range(0x3001)) if c.isspace()]  # every kind str.strip() removes
+CORRECT = [("55+36-7-19", NUMS, 65), ("(55 + 36) - (7 + 19)", NUMS, 65), ("(1 + 2) / 3 = 1", [1, 2, 3], 1),
+           ("3/2*2", [3, 2, 2], 3), ("100-0", [100, 0], 100)]
+# Tails that make any of the correct equations above wrong, whatever stands between.
+BAD_TAILS = ["*0", "+1", "/0", "))", "**2", "+abc", "+__import__('os').getpid()", "-0+1", "x", "(", "= 66",
+             "*1*0", "7", "\x00", "<", "1", "+(1-1)", "*(2/2)"]
+# Lengths around the cap (a cut there was the bug), far past it, and 1 MB.
+PAD_LENGTHS = st.sampled_from([1, 2, 63, 64, 65, 150, 180, 189, 190, 191, 199, 200, 201, 254, 255, 256, 264,
+                               265, 266, 300, 1000, 4096, 65536, MB]) | st.integers(1, 600)
+pads = st.builds(lambda kinds, n: ("".join(kinds) * n)[:n] if n else "",
+                 st.lists(st.sampled_from(WHITESPACE + ["\r\n"]), min_size=1, max_size=3), PAD_LENGTHS)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(CORRECT), pad=pads, tail=st.sampled_from(BAD_TAILS), lead=pads | st.just(""))
+def test_whitespace_then_a_bad_tail_is_never_ok(case, pad, tail, lead):
+    equation, numbers, target = case
+    verdict = timed(verify, f"<think>x</think><answer>{lead}{equation}{pad}{tail}</answer>", numbers, target)
+    assert not verdict.ok, (len(pad), repr(pad[:3]), tail, verdict)
+    if len(f"{equation}{pad}{tail}") > MAX_EQUATION_CHARS:
+        assert verdict.reason == "too_long", (len(pad), tail, verdict.reason)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(CORRECT), pad=pads, tail=st.text(min_size=1, max_size=40))
+def test_whitespace_then_any_tail_is_judged_whole(case, pad, tail):
+    """Any tail at all: `verify` says what the whole equation says (the `ast` path, no extraction),
+    and never ok when the whole is over the cap."""
+    equation, numbers, target = case
+    whole = f"{equation}{pad}{tail}"
+    verdict = timed(verify, f"<answer>{whole}</answer>", numbers, target)
+    if "</answer>" in tail or "<answer>" in tail:
+        return  # the tail closes or opens a block of its own: another answer, judged elsewhere
+    if len(whole.strip()) > MAX_EQUATION_CHARS:
+        assert verdict.reason == "too_long" and not verdict.ok
+    else:
+        assert verdict == _verdict(whole, numbers, target, fast=False)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(CORRECT), lead=pads | st.just(""), trail=pads | st.just(""))
+def test_a_correct_answer_padded_with_whitespace_stays_ok(case, lead, trail):
+    equation, numbers, target = case
+    assert timed(verify, f"<think>x</think><answer>{lead}{equation}{trail}</answer>", numbers, target).ok
+    assert timed(verify_equation, f"{lead}{equation}{trail}", numbers, target).ok
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(CORRECT), inner=pads, at=st.integers(1, 100), lead=pads | st.just(""))
+def test_over_the_cap_is_too_long_whatever_the_whitespace_inside(case, inner, at, lead):
+    """Internal whitespace counts: an equation over the cap is too_long, never a reason about its
+    numbers or its syntax (11 correct answers with long inner whitespace used to be wrong_numbers or syntax)."""
+    equation, numbers, target = case
+    at = min(at, len(equation) - 1)  # strictly inside: whitespace at either end is surrounding
+    body = equation[:at] + inner + equation[at:]
+    verdict = timed(verify, f"<answer>{lead}{body}{lead}</answer>", numbers, target)
+    if len(body) > MAX_EQUATION_CHARS:
+        assert verdict.reason == "too_long"
+
+
+@pytest.mark.parametrize("completion,reason", [
+    ("<answer>55+36-7-19" + " " * 255 + "*0</answer>", "too_long"),  # the issue's two examples
+    ("<answer>55+36-7-19" + "\n" * 300 + "+1</answer>", "too_long"),
+    ("<answer>55+36-7-19" + " " * 150 + "= 66</answer>", "wrong_rhs"),  # under the cap: judged whole
+    ("<answer>16" + " " * 1000 + "+19+55+7</answer>", "too_long"),
+    ("<answer>" + " " * MB + "55+36-7-19" + " " * MB + "*0</answer>", "too_long"),
+])
+def test_the_issue_examples(completion, reason):
+    assert timed(verify, completion, NUMS, 65).reason == reason
+
+
+def test_extract_answer_returns_the_whole_block():
+    """No cut and no strip: the verifier decides what surrounding whitespace means, in one place."""
+    m = MAX_EQUATION_CHARS
+    for block in ("1" * (m + 65), " " * 100 + "1" * (m + 65) + " " * 100, "55+36-7-19" + " " * 300 + "*0"):
+        assert extract_answer(f"<answer>{block}</answer>") == block
+    assert extract_answer("</answer><answer>1+2</answer>") == "1+2" and extract_answer("</answer>") is None
