@@ -16,7 +16,11 @@ from __future__ import annotations
 from lm_eval.api.registry import register_model
 from lm_eval.models.openai_completions import LocalChatCompletion
 
+from common import private_api
 from tasks.countdown.think_split import join_reasoning
+
+# Overrides lm-eval's TemplateAPI._create_payload (written for lm-eval 0.4.13; common/private_api.py).
+private_api.check(__name__)
 
 MODEL_NAME = "countdown-chat-completions"
 

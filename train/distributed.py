@@ -68,6 +68,11 @@ def rank_local_loading():
     """
     from transformers.integrations import deepspeed as hf_ds
 
+    from common import private_api
+
+    # transformers has no public getter for the live config object (deepspeed_config() gives its dict):
+    # written for transformers 5.17.0 and 5.19.0 (common/private_api.py, tests/test_private_apis.py).
+    private_api.check(__name__)
     ref = hf_ds._hf_deepspeed_config_weak_ref
     obj = ref() if ref is not None else None
     hf_ds.unset_hf_deepspeed_config()

@@ -20,6 +20,12 @@ import random
 import torch
 from trl import GRPOTrainer
 
+from common import private_api
+
+# Overrides GRPOTrainer's private _generate_and_score_completions and logs to its _metrics (written for
+# TRL 1.16.0; common/private_api.py says why, tests/test_private_apis.py checks them under both pins).
+private_api.check(__name__)
+
 
 def live_groups(advantages: torch.Tensor, group_size: int) -> torch.Tensor:
     """One bool per group: does any completion in it have a non-zero advantage?

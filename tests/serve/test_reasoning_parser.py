@@ -71,14 +71,18 @@ def test_deepseek_r1_cannot_parse_such_a_tokenizer_and_mini_r1_can():
 
 
 def _vllm_parser_class():
-    """The Parser class vLLM's chat server builds for `--reasoning-parser mini_r1` (plugin loaded)."""
+    """The Parser class vLLM's chat server builds for `--reasoning-parser mini_r1` (plugin loaded), through
+    vLLM's public `ParserManager.get_parser` (in 0.31, the GPU pin, and 0.32, the CPU pin; 0.32 also takes a
+    `tokenizer` to validate against, which 0.31 does not have: left out, as with `skip_tokenizer_init`)."""
     from vllm.parser.parser_manager import ParserManager
     from vllm.reasoning.abs_reasoning_parsers import ReasoningParserManager
 
     from serve.server import PARSER_NAME, PARSER_PLUGIN
 
     ReasoningParserManager.import_reasoning_parser(str(PARSER_PLUGIN))
-    return ParserManager._compose_parser(None, PARSER_NAME, False, None, False, "auto", None)
+    parser_cls = ParserManager.get_parser(tool_parser_name=None, reasoning_parser_name=PARSER_NAME)
+    assert parser_cls is not None and parser_cls.reasoning_parser_cls.__name__ == "ThinkTextReasoningParser"
+    return parser_cls
 
 
 def _request(messages, **kw):
