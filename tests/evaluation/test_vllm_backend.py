@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.cpu_set("runs vLLM's engine, which the GPU set's vllm cannot start without a GPU")
 def test_vllm_backend_evaluates_the_tiny_model(tiny_model_dir, small_split, tmp_path):
     out = tmp_path / "eval"
     proc = subprocess.run(
