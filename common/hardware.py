@@ -3,6 +3,8 @@ evaluation backends' dtype and whether vLLM runs on the CPU."""
 
 from __future__ import annotations
 
+import os
+
 
 def cuda_available() -> bool:
     """True when torch is installed and sees at least one CUDA device."""
@@ -29,3 +31,22 @@ def gpu_names() -> set[str]:
     import torch
 
     return {torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())}
+
+
+def cpu_threads(requested: int = 0) -> int:
+    """Torch threads for a CPU run: `requested` when > 0, else OMP_NUM_THREADS when set, else the
+    cores this process may run on (its affinity mask, not the machine's count: a container or
+    `taskset` can give it fewer), shared among the processes of this node (LOCAL_WORLD_SIZE under
+    torchrun/accelerate). Never the load average: a run that read it after its own install took
+    1 thread of 2 and trained a different recipe than the same command on an idle machine."""
+    if requested > 0:
+        return requested
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    local = os.environ.get("LOCAL_WORLD_SIZE", "1")
+    return max(1, cores // (int(local) if local.isdigit() and int(local) > 0 else 1))

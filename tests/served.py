@@ -52,6 +52,7 @@ class Served:
 
 def cli_env() -> dict[str, str]:
     env = vllm_env()
+    env.pop("OMP_NUM_THREADS", None)  # set for the test processes (tests/conftest.py), not for the server
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -152,6 +152,7 @@ class ValidationCallback(TrainerCallback):
         self.log = log
         self.kw = {"max_new_tokens": max_new_tokens, "batch_size": batch_size}
         self.history: list[tuple[int, float]] = []
+        self.seconds = 0.0  # spent in val passes, for the run's phase table
         self.trainer = None  # set by train.grpo.build_trainer: the accelerator and wrapped model
 
     def accuracy(self, model) -> float:
@@ -192,6 +193,7 @@ class ValidationCallback(TrainerCallback):
         self.history.append((state.global_step, acc))
         if state.is_world_process_zero:
             self.metrics.add_val(state.global_step, acc)
+        self.seconds += time.perf_counter() - t
         self.log(f"val accuracy at step {state.global_step}: {acc:.1%} ({int(total)} tasks over "
                  f"{world} process(es), {time.perf_counter() - t:.0f}s)")
         return acc
@@ -226,6 +228,7 @@ class TimeLimitCallback(TrainerCallback):
         self.limit = minutes * 60
         self.log = log
         self.t0 = None
+        self.fired: str | None = None  # why the phase stopped early, for train.phases' "shortened" line
 
     def on_train_begin(self, args, state, control, **kw):
         self.t0 = time.perf_counter()
@@ -239,6 +242,7 @@ class TimeLimitCallback(TrainerCallback):
                      "stopping")
             control.should_training_stop = True
             control.should_save = args.save_strategy != "no"
+            self.fired = f"its {self.limit / 60:g}-min wall-clock cap"
 
 
 class RewardNaNError(RuntimeError):

@@ -115,8 +115,9 @@ class ScriptArguments:
     )
     torch_num_threads: int = field(
         default=0,
-        metadata={"help": "CPU threads for torch (0 = auto: torch's default, or 1 when the load average shows the "
-                          "cores are busy — on a shared 2-core machine 2 contended threads run ~4x slower than 1)."},
+        metadata={"help": "CPU threads for torch (0 = auto: OMP_NUM_THREADS when set, else every core this process "
+                          "may use, shared among the node's processes; common.hardware.cpu_threads). The same seed "
+                          "and thread count give the same run; another thread count sums in another order."},
     )
     max_train_minutes: float = field(default=0.0, metadata={"help": "Stop GRPO after this many minutes (0 = no cap)."})
 

@@ -21,6 +21,7 @@ from .config import TINY_MODEL, RunConfig, save_resolved
 from .distributed import is_main_process, rank_local_loading, world_size
 from .errors import TrainError
 from .modeling import check_model, load_tokenizer, prepare_tiny
+from .phases import PhaseClock, shortened_note
 
 
 def log(msg: str) -> None:
@@ -41,16 +42,19 @@ def check_output_dir(run_dir: Path) -> None:
         raise TrainError(f"output directory is not writable: {run_dir}") from None
 
 
-def set_threads(n: int, use_cpu: bool) -> None:
+def set_threads(n: int, use_cpu: bool) -> int:
+    """Sets torch's CPU threads (common.hardware.cpu_threads decides) and returns the count; on a
+    GPU run only an explicit `n` is applied."""
     import torch
 
-    if n == 0 and use_cpu:
-        cores = os.cpu_count() or 1
-        # OpenMP threads spin-wait for each other; with the cores already busy, 1 thread is faster.
-        n = 1 if os.getloadavg()[0] > cores - 0.5 else torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-        log(f"torch CPU threads: {n}")
+    from common.hardware import cpu_threads
+
+    if n == 0 and not use_cpu:
+        return torch.get_num_threads()
+    n = cpu_threads(n)
+    torch.set_num_threads(n)
+    log(f"torch CPU threads: {n}")
+    return n
 
 
 def export_final(src: Path, final: Path, dtype: str | None) -> None:
@@ -89,21 +93,32 @@ def average_if_better(run_dir: Path, best_val: float | None, val_cb, dtype: str 
 def run(cfg: RunConfig, resume: bool = False) -> dict:
     """The whole run, phase by phase; every check that can fail runs before the first training step."""
     t_start = time.time()
-    set_threads(cfg.script.torch_num_threads, cfg.grpo.use_cpu)
+    clock = PhaseClock()
+    threads = set_threads(cfg.script.torch_num_threads, cfg.grpo.use_cpu)
     run_dir = cfg.output_dir
     check_output_dir(run_dir)
     resume_from = find_resume_point(run_dir, resume, cfg.grpo.max_steps)
+    if resume_from is None and is_main_process():
+        (run_dir / SUMMARY).unlink(missing_ok=True)  # a new run's summary holds only its own phases
     log(f"model: {check_model(cfg.model.model_name_or_path)}")
-    splits, base = prepare_data_and_base(cfg, run_dir)
-    policy, baseline, grpo_rows = cold_start_phase(cfg, run_dir, base, splits)
+    splits, base = prepare_data_and_base(cfg, run_dir, clock)
+    with clock.phase("cold start") as rec:
+        policy, baseline, grpo_rows = cold_start_phase(cfg, run_dir, base, splits, rec)
     if is_main_process():
         record_inputs(run_dir, baseline)
-    grpo_rows = curriculum_phase(cfg, run_dir, policy, grpo_rows, resume)
-    trainer, val_cb, grpo_seconds = grpo_phase(cfg, run_dir, policy, grpo_rows, splits, resume_from)
-    final_from, final_val = choose_and_export_final(cfg, run_dir, trainer, val_cb)
+    with clock.phase("curriculum") as rec:
+        n_pool = len(grpo_rows)
+        grpo_rows = curriculum_phase(cfg, run_dir, policy, grpo_rows, resume)
+        if cfg.script.grpo_prompt_filter == "solvable_sometimes":
+            rec["detail"] = (f"{min(cfg.script.grpo_filter_pool, n_pool)} prompts x {cfg.script.grpo_filter_samples} "
+                             f"samples, {len(grpo_rows)} kept")
+    with clock.phase("GRPO") as rec:
+        trainer, val_cb = grpo_phase(cfg, run_dir, policy, grpo_rows, splits, resume_from, rec)
+    with clock.phase("checkpoint choice"):
+        final_from, final_val = choose_and_export_final(cfg, run_dir, trainer, val_cb)
     if not trainer.is_world_process_zero():
         return {}
-    return report_phase(cfg, run_dir, trainer.state, val_cb, final_from, final_val, grpo_seconds, t_start)
+    return report_phase(cfg, run_dir, trainer.state, val_cb, final_from, final_val, clock, t_start, threads)
 
 
 def find_resume_point(run_dir: Path, resume: bool, max_steps: int) -> Path | None:
@@ -119,7 +134,7 @@ def find_resume_point(run_dir: Path, resume: bool, max_steps: int) -> Path | Non
     return None
 
 
-def prepare_data_and_base(cfg: RunConfig, run_dir: Path):
+def prepare_data_and_base(cfg: RunConfig, run_dir: Path, clock: PhaseClock | None = None):
     """(splits, base model): the splits found or built, their val/test copied into the run dir
     with the resolved recipe; the tiny base model built in the run dir, anything else a hub id or path.
     Under `accelerate launch` the main process writes; the others then read."""
@@ -127,34 +142,48 @@ def prepare_data_and_base(cfg: RunConfig, run_dir: Path):
 
     from .splits import ensure_splits, write_split_files
 
+    clock = clock or PhaseClock()
     s, m = cfg.script, cfg.model
     with PartialState().main_process_first():
-        splits = ensure_splits(s.dataset, s.dataset_source, s.dataset_train_size, s.dataset_val_size,
-                               s.dataset_test_size, s.dataset_seed, log=log)
-        if not splits.train:
-            raise TrainError("the training split is empty")
-        if is_main_process():
-            write_split_files(splits, run_dir)
-            save_resolved(cfg, run_dir)
-        if m.model_name_or_path == TINY_MODEL:
-            base = str(prepare_tiny(run_dir / BASE)) if is_main_process() else str(run_dir / BASE)
-        else:
-            base = m.model_name_or_path
+        with clock.phase("data") as rec:
+            splits = ensure_splits(s.dataset, s.dataset_source, s.dataset_train_size, s.dataset_val_size,
+                                   s.dataset_test_size, s.dataset_seed, log=log)
+            if not splits.train:
+                raise TrainError("the training split is empty")
+            if is_main_process():
+                write_split_files(splits, run_dir)
+                save_resolved(cfg, run_dir)
+            rec["detail"] = f"{len(splits.train)} train, {len(splits.val)} val, {len(splits.test)} test rows"
+        with clock.phase("base model"):
+            if m.model_name_or_path == TINY_MODEL:
+                base = str(prepare_tiny(run_dir / BASE)) if is_main_process() else str(run_dir / BASE)
+            else:
+                base = m.model_name_or_path
     return splits, base
 
 
-def cold_start_phase(cfg: RunConfig, run_dir: Path, base: str, splits):
+def cold_start_phase(cfg: RunConfig, run_dir: Path, base: str, splits, rec: dict | None = None):
     """(policy GRPO starts from, baseline it is compared with, GRPO's rows): the cold-start SFT on
-    the first train rows when the recipe asks for it (GRPO then takes the rows after them)."""
+    the first train rows when the recipe asks for it (GRPO then takes the rows after them).
+    `rec` gets the steps reached of planned (train.phases)."""
     s = cfg.script
     baseline = base if cfg.model.model_name_or_path != TINY_MODEL else BASE
     if s.cold_start_steps <= 0:
         return base, baseline, splits.train
-    from .sft import cold_start
+    from .sft import cold_start, cold_start_record
 
     n_sft = s.cold_start_max_traces or s.cold_start_steps * s.cold_start_batch_size
     sft_rows, grpo_rows = splits.train[:n_sft], splits.train[n_sft:] or splits.train
+    t = time.perf_counter()
+    reused = bool(cold_start_record(run_dir / SFT))
     policy = str(cold_start(base, sft_rows, cfg, run_dir / SFT, log=log))
+    if rec is not None:
+        done = cold_start_record(run_dir / SFT)
+        rec.update(done)
+        if reused:
+            rec["detail"] = "reused from an earlier run"
+        elif done.get("steps"):
+            rec["seconds_per_step"] = round((time.perf_counter() - t) / done["steps"], 3)
     return policy, SFT, grpo_rows
 
 
@@ -184,10 +213,12 @@ def curriculum_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list
                               seed=g.seed, out_file=kept_file, log=log)
 
 
-def grpo_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list[dict], splits, resume_from):
-    """(trainer, validation callback, seconds): TRL's GRPOTrainer on the prompts, validating on the
-    val split, stopped with one line (checkpoints intact) when the rewards turn NaN."""
-    from .callbacks import ProgressCallback, RewardNaNError
+def grpo_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list[dict], splits, resume_from,
+               rec: dict | None = None):
+    """(trainer, validation callback): TRL's GRPOTrainer on the prompts, validating on the val split,
+    stopped with one line (checkpoints intact) when the rewards turn NaN. `rec` gets the steps
+    reached of planned and the validation passes' time (train.phases)."""
+    from .callbacks import ProgressCallback, RewardNaNError, TimeLimitCallback
     from .grpo import build_trainer
     from .trl_rows import prompt_dataset
 
@@ -218,7 +249,20 @@ def grpo_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list[dict]
         kept = newest_resumable_checkpoint(run_dir)
         raise TrainError(f"{e}; stopped. Checkpoints already written are intact"
                          + (f" (newest: {kept.name})" if kept else "")) from None
-    return trainer, val_cb, time.time() - t_grpo
+    if rec is not None:
+        seconds = time.time() - t_grpo
+        val_s = val_cb.seconds if val_cb else 0.0
+        steps = trainer.state.global_step
+        rec.update(steps=steps, planned_steps=g.max_steps)
+        if steps:
+            rec["seconds_per_step"] = round((seconds - val_s) / steps, 2)
+        if val_cb:
+            rec["validation_seconds"] = round(val_s, 1)
+            rec["detail"] = f"{len(val_cb.history)} validation passes, {val_s / 60:.1f} min of it"
+        for cb in trainer.callback_handler.callbacks:
+            if isinstance(cb, TimeLimitCallback) and cb.fired:
+                rec["stopped_by"] = cb.fired
+    return trainer, val_cb
 
 
 def choose_and_export_final(cfg: RunConfig, run_dir: Path, trainer, val_cb):
@@ -243,16 +287,20 @@ def choose_and_export_final(cfg: RunConfig, run_dir: Path, trainer, val_cb):
     return final_from, final_val
 
 
-def report_phase(cfg: RunConfig, run_dir: Path, state, val_cb, final_from, final_val, grpo_seconds: float,
-                 t_start: float) -> dict:
+def report_phase(cfg: RunConfig, run_dir: Path, state, val_cb, final_from, final_val, clock: PhaseClock,
+                 t_start: float, threads: int | None = None) -> dict:
     """curves.png, summary.json and the model card; the test-split table when the recipe asks for it
-    (one process only: after a multi-process launch, `cli.py train` scores it)."""
+    (one process only: after a multi-process launch, `cli.py train` scores it); where the time went,
+    and one line naming any phase a budget cut short."""
     from .run_report import plot_curves
 
     plot_curves(run_dir)
-    summary = {"run_dir": str(run_dir), "global_step": state.global_step, "grpo_seconds": round(grpo_seconds, 1),
+    note = shortened_note(clock.phases)
+    summary = {"run_dir": str(run_dir), "global_step": state.global_step,
+               "grpo_seconds": clock.phases.get("GRPO", {}).get("seconds"),
                "final_from": final_from, "final_val_accuracy": final_val,
-               "val_history": val_cb.history if val_cb else [], "wall_seconds": round(time.time() - t_start, 1)}
+               "val_history": val_cb.history if val_cb else [], "torch_threads": threads,
+               "phases": clock.phases, "shortened": note, "wall_seconds": round(time.time() - t_start, 1)}
     write_summary(run_dir, summary)
     if cfg.script.final_eval:
         if world_size() > 1:
@@ -261,9 +309,14 @@ def report_phase(cfg: RunConfig, run_dir: Path, state, val_cb, final_from, final
             log("test-split table: scored by the launching process once all processes have exited "
                 f"(or run: python cli.py evaluate --model {run_dir})")
         else:
-            with rank_local_loading():  # a 1-process DeepSpeed launch: lm-eval loads plain models
+            with clock.phase("final scoring") as rec, rank_local_loading():  # a 1-process DeepSpeed launch: lm-eval loads plain models
                 summarize_run(cfg, log=log)
-            summary = write_summary(run_dir, {"wall_seconds": round(time.time() - t_start, 1)})
+                rec["detail"] = "baseline and trained on the test split" + (
+                    ", greedy and sampled" if cfg.script.final_eval_temperature else ", greedy")
+            summary = write_summary(run_dir, {"phases": clock.phases, "wall_seconds": round(time.time() - t_start, 1)})
+    print(f"\nWhere the time went ({threads} torch thread(s)):\n{clock.table()}", flush=True)
+    if note:
+        log(note)
     log(f"done in {(time.time() - t_start) / 60:.1f} min; summary: {run_dir / SUMMARY}")
     return summary
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.run_dir import CURVES, FINAL, METRICS
+from common.run_dir import CURVES, FINAL, METRICS, SUMMARY, read_json_or_empty
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -121,6 +121,9 @@ def summarize(run_dir: Path, baseline: str, test_rows: list[dict], test_file: st
         text += f"\n\nGRPO gain (sampled, T={t:g}): {gain_s * 100:+.1f} points"
         out["test_sampled"] = {"temperature": t, "baseline": base_s, "trained": trained_s,
                                "gain_points": round(gain_s * 100, 2)}
+    note = read_json_or_empty(run_dir / SUMMARY).get("shortened")  # train.phases: a budget cut a phase
+    if note:
+        text += "\n\n" + note
     print(text, flush=True)
     (run_dir / "summary.md").write_text(text + "\n")
     return out | {"table": text}

@@ -7,7 +7,19 @@ Run as part of `python cli.py train` when the recipe has `cold_start_steps > 0`;
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+DONE = "sft_done"  # written last: the cold start finished; holds {"steps", "planned_steps"[, "stopped_by"]}
+
+
+def cold_start_record(out_dir: Path) -> dict:
+    """What the finished cold start in `out_dir` reached ({} for one written before steps were kept)."""
+    try:
+        rec = json.loads((Path(out_dir) / DONE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return rec if isinstance(rec, dict) else {}
 
 
 def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print) -> Path:
@@ -18,7 +30,7 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
     from .modeling import load_tokenizer, master_dtype
 
     s, g = cfg.script, cfg.grpo
-    if (out_dir / "config.json").is_file() and (out_dir / "sft_done").is_file():
+    if (out_dir / "config.json").is_file() and (out_dir / DONE).is_file():
         log(f"cold start: reusing {out_dir}")
         return out_dir
     tok = load_tokenizer(model_path)
@@ -53,7 +65,11 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
     trainer.save_model(str(out_dir))  # writes on the main process only (collective under ZeRO-3)
     if trainer.is_world_process_zero():
         tok.save_pretrained(str(out_dir))
-        (out_dir / "sft_done").write_text("ok\n")
+        # steps reached of planned: a cold start cut by a cap is named in the run's summary (train.phases)
+        done = {"steps": trainer.state.global_step, "planned_steps": s.cold_start_steps}
+        if callbacks and callbacks[0].fired:
+            done["stopped_by"] = callbacks[0].fired
+        (out_dir / DONE).write_text(json.dumps(done) + "\n")
     # The other ranks load this model next: without the barrier they could read a half-written
     # config.json (seen in 1 of 3 two-process runs).
     trainer.accelerator.wait_for_everyone()
