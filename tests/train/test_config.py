@@ -96,3 +96,11 @@ def test_saved_config_reloads_to_the_same_values(tmp_path):
     again = resolve(tmp_path / "config.yaml")
     assert again.explicit == cfg.explicit
     assert (tmp_path / "resolved_args.json").is_file()
+
+
+def test_the_embedded_default_trains_steps_not_minutes():
+    """No wall-clock cap in the main job's recipe: the same seed trains the same steps on any machine
+    (caps are opt-in, and a run they shorten says so: train/phases.py)."""
+    cfg = resolve(None)
+    assert cfg.script.cold_start_max_minutes == 0 and cfg.script.max_train_minutes == 0
+    assert cfg.script.cold_start_steps > 0 and cfg.grpo.max_steps > 0
