@@ -10,6 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import private_api
+
+# Resets accelerate's private shared state between the SFT and GRPO Accelerators (written for
+# accelerate 1.15.0; common/private_api.py says why, tests/test_private_apis.py checks it).
+private_api.check(__name__)
+
 DONE = "sft_done"  # written last: the cold start finished; holds {"steps", "planned_steps"[, "stopped_by"]}
 
 

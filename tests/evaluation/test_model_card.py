@@ -71,3 +71,19 @@ def test_the_tiny_base_has_no_hub_id(tmp_path):
     (run / "config.yaml").write_text(yaml.safe_dump({"model_name_or_path": "tiny"}))
     card = model_card(run)
     assert "base_model: null" in card and "the tiny random-weight model mini-r1 builds" in card
+
+
+def test_a_shortened_run_says_so_in_its_card(tmp_path):
+    """train.phases: a run a budget cut short carries one line, in the card as in the table and summary."""
+    from train.phases import shortened_note
+
+    run = tmp_path / "r1"
+    lay_out(run)
+    note = shortened_note({"GRPO": {"seconds": 900.0, "steps": 73, "planned_steps": 120,
+                                    "stopped_by": "its 15-min wall-clock cap"}})
+    summary = json.loads((run / "summary.json").read_text()) | {"shortened": note}
+    (run / "summary.json").write_text(json.dumps(summary))
+    card = model_card(run)
+    assert card.count("SHORTENED RUN") == 1 and "GRPO stopped at step 73 of 120 (its 15-min wall-clock cap)" in card
+    lay_out(tmp_path / "full")
+    assert "SHORTENED" not in model_card(tmp_path / "full")
