@@ -6,8 +6,8 @@
 benchmarks/README.md has one `## NAME` section per benchmark (NAME is the script's name without
 `.py`); the `### Figures` subsection that ends each one is generated here from
 `benchmarks/results/NAME.json` and replaced whole. Everything else in the README is written by
-hand. A benchmark without a results file (`tiny_r1`, which reads the training run's own
-summary) has no `### Figures` subsection. Not a benchmark itself: run with no arguments it only
+hand. The root README's headline row and per-seed line come from `results/main_job.json` too
+(`headline`): the project's result is written once. Not a benchmark itself: run with no arguments it only
 regenerates the README, so `make bench`'s loop over benchmarks/*.py may run it (after the
 others, for the figures to be the new ones).
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
+ROOT_README = HERE.parent / "README.md"
 RESULTS = HERE / "results"
 FIGURES = "### Figures"
 
@@ -129,7 +130,91 @@ def bytecode(r: dict) -> str:
     return "\n".join(lines)
 
 
-RENDER = {"verifier": verifier, "bytecode": bytecode, "train_step": train_step, "eval_backends": eval_backends, "serving": serving,
+def _steps(run: dict, phase: str) -> str:
+    p = (run.get("phases") or {}).get(phase, {})
+    return f"{p.get('steps', '?')}" + (f" of {p['planned_steps']}" if p.get("planned_steps") != p.get("steps") else "")
+
+
+def _min(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def main_job(r: dict) -> str:
+    lines = [f"`{r['command']}`: one fresh clone per seed, nothing else running. Times in minutes; the "
+             "phases are the run's own (`summary.json`'s `phases`).", "",
+             "| seed | commit, date | machine | threads | install | cold start (steps) | curriculum | GRPO (steps) "
+             "| final scoring | whole command | test, greedy | gain | sampled |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in r["runs"]:
+        ph = run.get("phases") or {}
+        samp = run.get("sampled")
+        lines.append(
+            f"| {run['seed']} | {run['commit']}, {run['date']} | {run['machine']['cpus']} × {run['machine']['cpu_model']} "
+            f"| {run['torch_threads']} | {_min(run['setup_seconds'])} "
+            f"| {_min(ph.get('cold start', {}).get('seconds'))} ({_steps(run, 'cold start')}) "
+            f"| {_min(ph.get('curriculum', {}).get('seconds'))} "
+            f"| {_min(ph.get('GRPO', {}).get('seconds'))} ({_steps(run, 'GRPO')}) "
+            f"| {_min(ph.get('final scoring', {}).get('seconds'))} | **{_min(run['whole_seconds'])}** "
+            f"| {run['baseline']['correct']} → {run['trained']['correct']}/{run['trained']['total']} "
+            f"| **{run['gain_points']:+.1f}** | "
+            + (f"{samp['baseline']} → {samp['trained']} ({samp['gain_points']:+.1f})" if samp else "–") + " |")
+    m = r["summary"]
+    lines += ["", f"Mean ± sd over seeds {', '.join(map(str, m['seeds']))}: greedy gain "
+              f"**{m['gain_points']['mean']:+.1f} ± {m['gain_points']['sd']:.1f} points** "
+              f"({m['baseline_correct']['mean']:.1f} → {m['trained_correct']['mean']:.1f} of 500); whole command "
+              f"{m['whole_minutes']['mean']:.1f} ± {m['whole_minutes']['sd']:.1f} min"
+              + ("" if m["all_full_runs"] else "; **some runs were shortened by a budget**") + "."]
+    for run in r["runs"]:
+        if run.get("shortened"):
+            lines.append(f"Seed {run['seed']}: {run['shortened']}")
+    return "\n".join(lines)
+
+
+# The README's headline: lines of the root README.md that start with these prefixes are generated from
+# benchmarks/results/main_job.json (the rest of the README is written by hand).
+HEADLINE_ROW = "| this project, embedded CPU default"
+HEADLINE_SEEDS = "Per seed (`make train`"
+
+
+def headline(r: dict) -> dict[str, str]:
+    runs, m = r["runs"], r["summary"]
+    first = runs[0]
+    ph = first.get("phases") or {}
+    steps = f"{ph.get('cold start', {}).get('planned_steps', '?')} SFT + {ph.get('GRPO', {}).get('planned_steps', '?')} GRPO steps"
+    row = (f"{HEADLINE_ROW} (`make train`: tiny Qwen2, {first['machine']['cpus']} CPU cores, {steps}, "
+           f"{m['whole_minutes']['mean']:.0f} min with the install; mean of seeds {', '.join(map(str, m['seeds']))}) "
+           f"| {m['baseline_correct']['mean']:.1f}/500 (cold start) "
+           f"| {m['trained_correct']['mean']:.1f}/500 ({m['gain_points']['mean']:+.1f} ± {m['gain_points']['sd']:.1f} points) |")
+    seeds = (f"{HEADLINE_SEEDS}, fresh clone, measured {first['date']}): "
+             + "; ".join(f"seed {x['seed']}: {x['baseline']['correct']} → {x['trained']['correct']}/500 "
+                         f"({x['gain_points']:+.1f})" + (" SHORTENED" if x.get("shortened") else "") for x in runs)
+             + ". Every figure: [`benchmarks/README.md`](benchmarks/README.md#main_job).")
+    return {HEADLINE_ROW: row, HEADLINE_SEEDS: seeds}
+
+
+def render_root_readme(text: str) -> str:
+    """The root README with its headline lines regenerated from benchmarks/results/main_job.json."""
+    lines = text.split("\n")
+    for prefix, new in headline(json.loads((RESULTS / "main_job.json").read_text())).items():
+        hits = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+        if len(hits) != 1:
+            raise SystemExit(f"README.md: expected one line starting with {prefix!r}, found {len(hits)}")
+        lines[hits[0]] = new
+    return "\n".join(lines)
+
+
+def roofline(r: dict) -> str:
+    lines = [f"{r['date']}, {r['cpus']} CPU cores, {r['threads']} torch thread(s), fp32; the tiny model's "
+             f"{r['matmul_params'] / 1e6:.2f}M matmul parameters.", "",
+             "| phase | shape | tokens/s | useful GFLOP/s | roofline at its M (GFLOP/s) | share of the roofline |",
+             "|---|---|---:|---:|---:|---:|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['phase']} | {row['shape']} (M = {row['m']:,}) | {_n(row['tokens_per_s'], 0)} | "
+                     f"{row['useful_gflops']:.1f} | {row['roofline_gflops']:.1f} | **{row['ratio']:.0%}** |")
+    return "\n".join(lines)
+
+
+RENDER = {"main_job": main_job, "roofline": roofline, "verifier": verifier, "bytecode": bytecode, "train_step": train_step, "eval_backends": eval_backends, "serving": serving,
           "checkpoint_sweep": checkpoint_sweep}
 
 
@@ -163,18 +248,19 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = README.read_text()
-    new = render(text)
-    if "--check" in argv:
-        if new != text:
-            print("benchmarks/README.md is out of date with benchmarks/results/*.json: "
-                  "run `.venv/bin/python benchmarks/summarize.py`", file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        README.write_text(new)
-        print("rewrote benchmarks/README.md")
-    return 0
+    status = 0
+    for path, make in ((README, render), (ROOT_README, render_root_readme)):
+        text = path.read_text()
+        new = make(text)
+        if "--check" in argv:
+            if new != text:
+                print(f"{path.relative_to(HERE.parent)} is out of date with benchmarks/results/*.json: "
+                      "run `.venv/bin/python benchmarks/summarize.py`", file=sys.stderr)
+                status = 1
+        elif new != text:
+            path.write_text(new)
+            print(f"rewrote {path.relative_to(HERE.parent)}")
+    return status
 
 
 if __name__ == "__main__":

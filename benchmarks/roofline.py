@@ -1,0 +1,169 @@
+"""Each embedded phase's useful FLOP/s against this machine's roofline for the model's own shapes.
+
+    .venv/bin/python benchmarks/roofline.py              # ~3 min on 2 cores; writes benchmarks/results/roofline.json
+    .venv/bin/python benchmarks/roofline.py --threads 1
+
+Why: on 2 cores minutes are the budget, so speed is learning; before making a phase faster, know how
+far it is from what the machine can do with these shapes. One run measures:
+
+1. The roofline: fp32 `torch.matmul` GFLOP/s of the tiny model's weight shapes (q, k, v, o, gate, up,
+   down, lm_head) at the row counts each phase feeds them (M = sequences x tokens for a training
+   step, M = sequences in flight for one decode step), time-weighted over the shapes as a forward
+   pass spends it. A phase cannot beat the roofline at its M.
+2. Each phase's work as the embedded recipe does it (train/recipes/tiny-cpu.yaml: batch sizes,
+   prompt and completion lengths), on the tiny model with random weights and EOS disabled so every
+   sequence generates its full length:
+   - SFT step: forward + backward + AdamW, 32 sequences of ~80 tokens (TRL's SFTTrainer runs this);
+   - GRPO loss + backward: 128 completions of 56 tokens after a 35-token prompt (one step's loss);
+   - generation with HF `generate` (sampling) for the curriculum (32 prompts x 8 samples), the GRPO
+     step (8 prompts x 16 samples) and greedy validation / final scoring (125 tasks a batch).
+   Useful FLOP: 6·N·tokens for a training step, 2·N·tokens for generation (N = non-embedding
+   parameters + lm_head; attention's own FLOP is small at these lengths and left out).
+Each row prints tokens/s, useful GFLOP/s, the roofline at its M, and the ratio of the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results" / "roofline.json"
+
+PROMPT, COMPLETION, SFT_TOKENS = 35, 56, 80  # the reference prompt's tokens; the recipe's max completion; a trace
+
+
+def gemm_gflops(torch, m: int, k: int, n: int, seconds: float = 0.3) -> float:
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    torch.matmul(a, b)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.matmul(a, b)
+        reps += 1
+    return 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
+
+
+def roofline(torch, cfg, vocab: int, m: int) -> float:
+    """GFLOP/s of one forward's weight matmuls at M rows: total FLOP over total time across the shapes."""
+    h, i = cfg.hidden_size, cfg.intermediate_size
+    hd = getattr(cfg, "head_dim", None) or h // cfg.num_attention_heads
+    q, kv = cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd
+    shapes = [(h, q), (h, kv), (h, kv), (q, h), (h, i), (h, i), (i, h), (h, vocab)]
+    flop = t = 0.0
+    for k, n in shapes:
+        g = gemm_gflops(torch, m, k, n)
+        f = 2 * m * k * n
+        flop, t = flop + f, t + f / (g * 1e9)
+    return flop / t / 1e9
+
+
+def matmul_params(model) -> int:
+    """Parameters a token's forward multiplies by: every weight but the embedding table (lm_head counted)."""
+    emb = model.get_input_embeddings().weight
+    return sum(p.numel() for n, p in model.named_parameters() if p.data_ptr() != emb.data_ptr() and p.dim() == 2) + (
+        model.get_output_embeddings().weight.numel() if model.config.tie_word_embeddings else 0)
+
+
+def time_it(fn, reps: int) -> float:
+    fn()  # warm-up
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = the run's auto choice)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from common.hardware import cpu_threads
+    from train.tiny_model import build_tiny_model
+
+    threads = cpu_threads(args.threads)
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    from transformers import AutoModelForCausalLM
+
+    with tempfile.TemporaryDirectory() as d:
+        build_tiny_model(Path(d))
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
+    cfg, vocab = model.config, model.config.vocab_size
+    n = matmul_params(model)
+    print(f"tiny model: {n / 1e6:.2f}M matmul parameters, vocab {vocab}; {threads} torch thread(s)", file=sys.stderr)
+
+    rows = []
+
+    def add(phase, what, m, tokens, seconds, flop_per_token):
+        roof = roofline(torch, cfg, vocab, m)
+        useful = flop_per_token * tokens / seconds / 1e9
+        rows.append({"phase": phase, "shape": what, "m": m, "tokens_per_s": round(tokens / seconds, 1),
+                     "useful_gflops": round(useful, 2), "roofline_gflops": round(roof, 2),
+                     "ratio": round(useful / roof, 3), "seconds": round(seconds, 4)})
+        print(f"{phase:<32}{what:<34}{tokens / seconds:>10,.0f} tok/s{useful:>9.1f} GFLOP/s{roof:>9.1f}"
+              f"{useful / roof:>8.0%}", file=sys.stderr)
+
+    # training steps: forward + backward + AdamW
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    model.train()
+
+    def train_step(b, t):
+        ids = torch.randint(0, vocab, (b, t))
+
+        def step():
+            loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        return step
+
+    s = time_it(train_step(32, SFT_TOKENS), args.reps)
+    add("cold start (SFT step)", f"32 x {SFT_TOKENS} tokens", 32 * SFT_TOKENS, 32 * SFT_TOKENS, s, 6 * n)
+    s = time_it(train_step(128, PROMPT + COMPLETION), args.reps)
+    add("GRPO loss + backward", f"128 x {PROMPT + COMPLETION} tokens", 128 * (PROMPT + COMPLETION),
+        128 * (PROMPT + COMPLETION), s, 6 * n)
+
+    # generation: HF generate, every sequence its full length
+    model.eval()
+
+    def gen(prompts, samples, sample=True):
+        ids = torch.randint(0, vocab, (prompts, PROMPT))
+        kw = dict(max_new_tokens=COMPLETION, min_new_tokens=COMPLETION, do_sample=sample, pad_token_id=0)
+        if sample:
+            kw |= dict(num_return_sequences=samples, temperature=0.5, top_k=0, top_p=1.0)
+
+        def run():
+            with torch.inference_mode():
+                model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kw)
+        return run
+
+    for phase, p, k, sample in (("curriculum generation", 32, 8, True), ("GRPO generation (one round)", 8, 16, True),
+                                ("validation / final scoring", 125, 1, False)):
+        s = time_it(gen(p, k, sample), max(1, args.reps - 1))
+        seqs = p * k
+        add(phase, f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs, seqs * (PROMPT + COMPLETION), s, 2 * n)
+
+    result = {"command": "python benchmarks/roofline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "date": date.today().isoformat(), "threads": threads, "cpus": len(os.sched_getaffinity(0)),
+              "matmul_params": n, "rows": rows}
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
