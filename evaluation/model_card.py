@@ -76,6 +76,7 @@ def model_card(run_dir: Path) -> str:
             "every score come from one exact verifier (`tasks/countdown/verifier.py`).", "",
             "## Training", "",
             *([f"- **{summary['shortened']}**"] if summary.get("shortened") else []),
+            *(f"- **Alarm at step {a['step']} ({a['alarm']})**: {a['message']}." for a in summary.get("alarms") or []),
             f"- Final model: `final/`, from {run.get('final_from', '?')} after {run.get('global_step', '?')} GRPO steps"
             + (f" (validation accuracy {100 * summary['final_val_accuracy']:.1f}%)"
                if isinstance(summary.get("final_val_accuracy"), (int, float)) else "") + ".",

@@ -59,12 +59,22 @@ class StepClock(TrainerCallback):
 
 
 class MetricsCallback(TrainerCallback):
-    def __init__(self, path: Path, clock: StepClock):
+    def __init__(self, path: Path, clock: StepClock, log=print):
+        from .alarms import DivergenceMonitor
+
         self.path = Path(path)
         self.clock = clock
+        self.log = log
         self.prev_tokens = None
         self.prev_time = None
         self.val: dict = {}
+        self.monitor = DivergenceMonitor()  # train.alarms: training signal and held-out accuracy parting ways
+
+    def _alarm(self, events: list[dict]) -> None:
+        for e in events:
+            self.log(f"WARNING (alarm {e['alarm']} at step {e['step']}): {e['message']}")
+            with self.path.open("a") as f:
+                f.write(json.dumps(e) + "\n")
 
     def on_log(self, args, state, control, logs=None, **kw):
         if not state.is_world_process_zero or not logs or "train_runtime" in logs:
@@ -86,10 +96,13 @@ class MetricsCallback(TrainerCallback):
         row.update(self.val.pop(state.global_step, {}))
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+        if "accuracy" in row or "reward_format" in row:
+            self._alarm(self.monitor.add_train(row["step"], row.get("accuracy"), row.get("reward_format")))
 
     def add_val(self, step: int, acc: float):
         with self.path.open("a") as f:
             f.write(json.dumps({"step": step, "val_accuracy": acc}) + "\n")
+        self._alarm(self.monitor.add_val(step, acc))
 
 
 class ProgressCallback(TrainerCallback):

@@ -40,7 +40,7 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
     g.model_init_kwargs = kwargs
 
     clock = StepClock()
-    metrics = MetricsCallback(run_dir / METRICS, clock)
+    metrics = MetricsCallback(run_dir / METRICS, clock, log)
     callbacks = [clock, metrics, ProgressCallback(clock)]
     if s.max_train_minutes:  # before validation, so a time stop still gets its val pass and save
         callbacks.append(TimeLimitCallback(s.max_train_minutes, log))

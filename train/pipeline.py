@@ -292,15 +292,19 @@ def report_phase(cfg: RunConfig, run_dir: Path, state, val_cb, final_from, final
     """curves.png, summary.json and the model card; the test-split table when the recipe asks for it
     (one process only: after a multi-process launch, `cli.py train` scores it); where the time went,
     and one line naming any phase a budget cut short."""
-    from .run_report import plot_curves
+    from .alarms import alarms_in
+    from .run_report import plot_curves, read_metrics
 
     plot_curves(run_dir)
+    alarms = alarms_in(read_metrics(run_dir))
+    for a in alarms:
+        log(f"alarm at step {a['step']} ({a['alarm']}): {a['message']}")
     note = shortened_note(clock.phases)
     summary = {"run_dir": str(run_dir), "global_step": state.global_step,
                "grpo_seconds": clock.phases.get("GRPO", {}).get("seconds"),
                "final_from": final_from, "final_val_accuracy": final_val,
                "val_history": val_cb.history if val_cb else [], "torch_threads": threads,
-               "phases": clock.phases, "shortened": note, "wall_seconds": round(time.time() - t_start, 1)}
+               "phases": clock.phases, "shortened": note, "alarms": alarms, "wall_seconds": round(time.time() - t_start, 1)}
     write_summary(run_dir, summary)
     if cfg.script.final_eval:
         if world_size() > 1:

@@ -40,6 +40,10 @@ def plot_curves(run_dir: Path) -> Path | None:
     if val:
         ax.plot([r["step"] for r in val], [r["val_accuracy"] for r in val], "o-", color="black",
                 label="greedy val accuracy")
+    for i, a in enumerate(r for r in rows if "alarm" in r):  # train.alarms
+        ax.axvline(a["step"], color="red", linestyle="--", alpha=0.7, label="alarm" if i == 0 else None)
+        ax.annotate(a["alarm"], (a["step"], 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
+                    ha="right", fontsize=7, color="red")
     ax.set_xlabel("GRPO step")
     ax.set_ylabel("reward / accuracy")
     ax.grid(alpha=0.3)
