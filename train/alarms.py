@@ -6,9 +6,10 @@ Two failure modes GRPO users meet, and that a reward curve alone hides:
   greedy validation accuracy falls: the policy is fitting its own samples, not the task. Fires when
   the last `confirm` validation passes all sit at least `val_drop` below the best one so far and the
   training accuracy over the last `window` steps is at least `train_rise` above its value over the
-  `window` steps before that best pass (8 points: per-step training accuracy is noisy). Validation on 500 tasks has a standard error of ~1.5 points
-  at 10-20% accuracy and the best of a dozen passes sits ~2.5 points above the mean by luck alone,
-  hence a 4-point drop held over three passes (tests/train/test_alarms.py: quiet on 200 noisy runs).
+  `window` steps before that best pass (8 points: per-step training accuracy is noisy). Validation
+  on 500 tasks has a standard error of ~1.5 points at 10-20% accuracy and the best of a dozen passes
+  sits ~2.5 points above the mean by luck alone, hence a 4-point drop held over three passes
+  (tests/train/test_alarms.py: quiet on 200 noisy runs).
 - `format_without_answers`: the format reward stays high while the equation reward stays near zero
   (format hacking: the model learned the tags, not the arithmetic). Fires when, over the last
   `format_window` steps, the mean format reward is at least `format_high` and the mean equation

@@ -28,9 +28,6 @@ class PhaseClock:
         finally:
             self.phases[name] = {"seconds": round(time.perf_counter() - t, 1)} | rec
 
-    def shortened(self) -> list[str]:
-        return shortened_lines(self.phases)
-
     def table(self) -> str:
         return phase_table(self.phases)
 

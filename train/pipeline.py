@@ -304,7 +304,8 @@ def report_phase(cfg: RunConfig, run_dir: Path, state, val_cb, final_from, final
                "grpo_seconds": clock.phases.get("GRPO", {}).get("seconds"),
                "final_from": final_from, "final_val_accuracy": final_val,
                "val_history": val_cb.history if val_cb else [], "torch_threads": threads,
-               "phases": clock.phases, "shortened": note, "alarms": alarms, "wall_seconds": round(time.time() - t_start, 1)}
+               "phases": clock.phases, "shortened": note, "alarms": alarms,
+               "wall_seconds": round(time.time() - t_start, 1)}
     write_summary(run_dir, summary)
     if cfg.script.final_eval:
         if world_size() > 1:
@@ -313,7 +314,8 @@ def report_phase(cfg: RunConfig, run_dir: Path, state, val_cb, final_from, final
             log("test-split table: scored by the launching process once all processes have exited "
                 f"(or run: python cli.py evaluate --model {run_dir})")
         else:
-            with clock.phase("final scoring") as rec, rank_local_loading():  # a 1-process DeepSpeed launch: lm-eval loads plain models
+            # rank_local_loading: a 1-process DeepSpeed launch, and lm-eval loads plain models
+            with clock.phase("final scoring") as rec, rank_local_loading():
                 summarize_run(cfg, log=log)
                 rec["detail"] = "baseline and trained on the test split" + (
                     ", greedy and sampled" if cfg.script.final_eval_temperature else ", greedy")
