@@ -8,7 +8,9 @@ module is the one place that knows its layout.
       base/  sft/                    the tiny base model (embedded default only); the cold-start model
       checkpoint-N/                  Trainer checkpoints (resumable: trainer_state.json)
       final/                         the chosen model, loadable by lm-eval, vLLM and the demo
-      metrics.jsonl  curves.png  summary.json  README.md (model card)  eval/
+      metrics.jsonl  curves.png  summary.json  README.md (model card)
+      eval/                          `cli.py evaluate`: summary.json, report.md, {model,baseline}/samples.jsonl,
+                                     sweep/accuracy_vs_step.png; common/run_results.py reads a run's results
 
 run.json keys (RUN_KEYS): `model` ("final" once training ended), `baseline` (a dir in the run or a
 hub id), `test_split`, `val_split`, `recipe`, `final_from`, `global_step`. Runs written before the
@@ -43,7 +45,10 @@ BASE = "base"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CURVES = "curves.png"
-EVAL = "eval"
+EVAL = "eval"  # `cli.py evaluate --model RUN`: summary.json, report.md, model/ and baseline/ (samples.jsonl)
+SAMPLES = "samples.jsonl"
+SWEEP = "sweep"  # eval/sweep/: `--checkpoints`, one folder per point and ACCURACY_VS_STEP
+ACCURACY_VS_STEP = "accuracy_vs_step.png"
 RUN_KEYS = ("model", "baseline", "test_split", "val_split", "recipe", "final_from", "global_step")
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",

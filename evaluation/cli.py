@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from common.errors import UserError
-from common.run_dir import EVAL
+from common.run_dir import ACCURACY_VS_STEP, EVAL, SWEEP
 
 BACKENDS = ("hf", "vllm", "api")  # evaluation.backends.BACKENDS, repeated to keep --help instant
 
@@ -83,7 +83,7 @@ def evaluate(models, baseline, no_baseline, backend, test_file, limit, out_dir, 
              max_gen_toks, batch_size, dtype, max_model_len, base_url, baseline_url, api_key, num_concurrent,
              checkpoints, verbose):
     """Evaluate a checkpoint (and its baseline) on the held-out Countdown tasks with lm-eval."""
-    from .runner import publish, run_model, stage_model_outputs, staging_dir
+    from .runner import run_model
     from .targets import EvalError, embedded_run, resolve_target
 
     common = dict(backend=backend, limit=limit, num_samples=num_samples, temperature=temperature,
@@ -154,31 +154,14 @@ def evaluate(models, baseline, no_baseline, backend, test_file, limit, out_dir, 
         raise click.ClickException(str(e)) from None
 
     from .compare import pair_runs
-    from .report import bar_chart, breakdown_tables, difference, main_table, markdown_report, pairwise_table
+    from .report import breakdown_tables, difference, main_table, pairwise_table, write_evaluation
 
     summaries = [r.summary for _, r in runs]
     by_role = dict(runs)
     base_s = by_role["baseline"].summary if "baseline" in by_role else None
     model_s = by_role["model"].summary
     pairs = pair_runs([r for _, r in runs])
-
-    staging = staging_dir(out)
-    try:
-        for role, run in runs:
-            stage_model_outputs(run, staging / role)
-        (staging / "report.md").write_text(markdown_report(summaries, base_s, model_s, pairs), encoding="utf-8")
-        bar_chart(summaries, staging / "accuracy.png")
-        combined = {"model": model_s, "baseline": base_s,
-                    "difference": None if base_s is None else {
-                        "correct": model_s["correct"] - base_s["correct"],
-                        "accuracy": (model_s["accuracy"] or 0) - (base_s["accuracy"] or 0),
-                        "paired": {k: v for k, v in pairs[0].items() if k not in ("a", "b")}}}
-        (staging / "summary.json").write_text(json.dumps(combined, indent=2) + "\n", encoding="utf-8")
-        for stale in {"model", "baseline"} - {role for role, _ in runs}:  # a previous run's, now misleading
-            shutil.rmtree(out / stale, ignore_errors=True)
-        publish(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_evaluation(out, runs, pairs)
     if target and target.run_dir and out.resolve() == (target.run_dir / EVAL).resolve():
         from .model_card import write_model_card
 
@@ -272,7 +255,7 @@ def _sweep(model, spec, baseline, test_file, out_dir, common):
     except UserError as e:
         raise click.ClickException(str(e)) from None
 
-    out = Path(out_dir) if out_dir else run_dir / EVAL / "sweep"
+    out = Path(out_dir) if out_dir else run_dir / EVAL / SWEEP
     results = []
     try:
         for i, p in enumerate(points, 1):
@@ -289,7 +272,7 @@ def _sweep(model, spec, baseline, test_file, out_dir, common):
     rows = [r for r, p in zip(results, points) if p.name != "baseline"]
     curves = training_curves(run_dir)
     table = sweep_table(rows, base, dict(curves["val"]))
-    plot_sweep(rows, base, curves, out / "accuracy_vs_step.png", f"{run_dir.name}: accuracy by step")
+    plot_sweep(rows, base, curves, out / ACCURACY_VS_STEP, f"{run_dir.name}: accuracy by step")
     (out / "sweep.md").write_text(f"# {run_dir.name}: every checkpoint on `{rows[0]['test_split']}`\n\n"
                                   + table + "\n", encoding="utf-8")
     keys = ("label", "step", "correct", "total", "accuracy", "stderr", "format_rate", "test_split")

@@ -5,15 +5,16 @@ table on its test split, and how to evaluate and serve it.
 TRL writes its generic template there at every checkpoint ("a fine-tuned version of [None]"); the
 end of a run writes this card over it, and `cli.py evaluate` on the run rewrites it with the
 table it just scored, so the card always shows the newest numbers and says where they came from.
+The table, its paired line, the breakdowns and the alarms are read by common/run_results.py, the one
+reader of a run's result files.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from common.run_dir import EVAL, FINAL, RECIPE, RUN_JSON, SUMMARY, read_json_or_empty, run_path
-
-from .report import difference, main_table
+from common.run_dir import FINAL, RECIPE, RUN_JSON, read_json_or_empty, run_path
+from common.run_results import breakdowns_text, final_line, notes_lines, results_lines
 
 # recipe keys a reader needs to know what was trained (config.yaml holds every key)
 RECIPE_KEYS = ("model_name_or_path", "dtype", "cold_start_steps", "max_steps", "learning_rate", "beta",
@@ -38,32 +39,10 @@ def _count(path: Path | None) -> str:
         return "?"
 
 
-def results_section(run_dir: Path) -> list[str]:
-    """The newest table: `cli.py evaluate`'s (eval/summary.json) over the end-of-run one (summary.json)."""
-    ev = read_json_or_empty(run_dir / EVAL / SUMMARY)
-    if ev.get("model"):
-        model, base = ev["model"], ev.get("baseline")
-        out = ["Scored by `python cli.py evaluate` (lm-eval, " + f"{model['backend']} backend, greedy, at most "
-               f"{model['max_gen_toks']} new tokens) on `{model['test_split']}` ({model['total']} tasks):", "",
-               main_table([s for s in (base, model) if s])]
-        if base:
-            out += ["", difference(base, model)]
-        return out + ["", "Full report: `eval/report.md`."]
-    test = read_json_or_empty(run_dir / SUMMARY).get("test")
-    if test:
-        rows = [("baseline", test["baseline"]), ("trained (final)", test["trained"])]
-        return ["Scored at the end of training on `" + str(test.get("test_split")) + f"` ({test['tasks']} tasks, "
-                f"{test['trained'].get('scorer', 'greedy')}):", "",
-                "| model | correct/total | accuracy |", "|---|---:|---:|",
-                *(f"| {name} | {r['correct']}/{r['total']} | {100 * r['accuracy']:.1f}% |" for name, r in rows),
-                "", f"GRPO gain: {test['gain_points']:+.1f} points."]
-    return [f"Not scored yet: `python cli.py evaluate --model {run_dir}`."]
-
-
 def model_card(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     run, recipe = read_json_or_empty(run_dir / RUN_JSON), _recipe(run_dir)
-    summary = read_json_or_empty(run_dir / SUMMARY)
+    breakdowns = breakdowns_text(run_dir)
     base = recipe.get("model_name_or_path", "?")
     base_text = "the tiny random-weight model mini-r1 builds (`base/`)" if base == "tiny" else f"`{base}`"
     name = run_dir.resolve().name
@@ -75,11 +54,8 @@ def model_card(run_dir: Path) -> str:
             "The model reasons in `<think>…</think>` and answers in `<answer>…</answer>`; the reward and "
             "every score come from one exact verifier (`tasks/countdown/verifier.py`).", "",
             "## Training", "",
-            *([f"- **{summary['shortened']}**"] if summary.get("shortened") else []),
-            *(f"- **Alarm at step {a['step']} ({a['alarm']})**: {a['message']}." for a in summary.get("alarms") or []),
-            f"- Final model: `final/`, from {run.get('final_from', '?')} after {run.get('global_step', '?')} GRPO steps"
-            + (f" (validation accuracy {100 * summary['final_val_accuracy']:.1f}%)"
-               if isinstance(summary.get("final_val_accuracy"), (int, float)) else "") + ".",
+            *notes_lines(run_dir),
+            final_line(run_dir),
             f"- Baseline: `{run.get('baseline', '?')}` (the model GRPO started from).",
             "- Recipe: `config.yaml` (the resolved recipe, every key); the main ones:", "",
             "| key | value |", "|---|---|",
@@ -87,7 +63,8 @@ def model_card(run_dir: Path) -> str:
             f"- Data: validation `{run.get('val_split')}` ({_count(run_path(run_dir, run.get('val_split')))} tasks), "
             f"test `{run.get('test_split')}` ({_count(run_path(run_dir, run.get('test_split')))} tasks), "
             "disjoint from training.", "",
-            "## Results on the test split", "", *results_section(run_dir), "",
+            "## Results on the test split", "", *results_lines(run_dir), "",
+            *(["### By number count, difficulty and verdict", "", breakdowns, ""] if breakdowns else []),
             "## Use", "", "```bash",
             f"python cli.py evaluate --model {run_dir}          # the table above, with breakdowns",
             f"python cli.py serve --model {run_dir}             # OpenAI-compatible vLLM server",

@@ -1,135 +1,23 @@
 """The comparison a user reads: the reference's table (model | correct/N | accuracy ± stderr |
 format rate), the difference between model and baseline, the breakdowns by number count, by
 difficulty (operators needed, number of solutions) and by verdict reason, and a bar chart of
-accuracy by model.
+accuracy by model. The tables themselves are common/result_tables.py's, so the run's model card
+and the demo's Run tab show them as this report does.
 
     python cli.py evaluate        # prints this table and writes eval/report.md + eval/accuracy.png
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
+from common.result_tables import breakdown_tables, difference, main_table, pairwise_table
+from common.run_dir import SUMMARY
 
-def pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def acc_cell(s: dict) -> str:
-    return pct(s["accuracy"]) + ("" if s.get("stderr") is None else f" ± {100 * s['stderr']:.1f}")
-
-
-def main_table(summaries: list[dict]) -> str:
-    """The reference's table, one row per model (pass@k / maj@k columns when sampling k > 1).
-
-    >>> print(main_table([{"label": "base", "correct": 8, "total": 500, "accuracy": 0.016,
-    ...                    "stderr": 0.0056, "format_rate": 0.5, "num_samples": 1}]))
-    | model | correct/500 | accuracy ± stderr | format rate |
-    |---|---:|---:|---:|
-    | base | 8/500 | 1.6% ± 0.6 | 50.0% |
-    """
-    total = summaries[0]["total"]
-    k = max(s.get("num_samples", 1) for s in summaries)
-    extra = f" pass@{k} | maj@{k} |" if k > 1 else ""
-    lines = [f"| model | correct/{total} | accuracy ± stderr | format rate |{extra}",
-             "|---|---:|---:|---:|" + ("---:|---:|" if k > 1 else "")]
-    for s in summaries:
-        cells = [s["label"], f"{s['correct']}/{s['total']}", acc_cell(s), pct(s.get("format_rate"))]
-        if k > 1:
-            cells += [pct(s.get("pass_at_k")), pct(s.get("maj_at_k"))]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def difference(baseline: dict, model: dict) -> str:
-    """Model minus baseline, in tasks and points, with the combined standard error.
-
-    >>> difference({"correct": 8, "total": 500, "accuracy": 0.016, "stderr": 0.0056},
-    ...            {"correct": 72, "total": 500, "accuracy": 0.144, "stderr": 0.0157})
-    'difference: +64 tasks, +12.8 points (± 1.7)'
-    """
-    d_tasks = model["correct"] - baseline["correct"]
-    d_acc = (model["accuracy"] or 0) - (baseline["accuracy"] or 0)
-    se = None
-    if model.get("stderr") is not None and baseline.get("stderr") is not None:
-        se = (model["stderr"] ** 2 + baseline["stderr"] ** 2) ** 0.5
-    return f"difference: {d_tasks:+d} tasks, {100 * d_acc:+.1f} points" + ("" if se is None else f" (± {100 * se:.1f})")
-
-
-# (summary key, column heading): number count, then the solver's difficulty (tasks.countdown.difficulty)
-BREAKDOWNS = (("by_numbers", "{} numbers"), ("by_operators", "{}"), ("by_solutions", "{}"))
-
-
-def bucket_table(summaries: list[dict], key: str, heading: str, baseline: dict | None = None) -> str:
-    """One breakdown: correct/total (accuracy) per bucket and model, then each model's change
-    against the baseline in points (and tasks).
-
-    >>> b = {"label": "base", "by_operators": {"+/- only": {"correct": 1, "total": 4, "accuracy": 0.25}}}
-    >>> m = {"label": "run", "by_operators": {"+/- only": {"correct": 3, "total": 4, "accuracy": 0.75}}}
-    >>> print(bucket_table([b, m], "by_operators", "{}", baseline=b))
-    | model | +/- only |
-    |---|---:|
-    | base | 1/4 (25.0%) |
-    | run | 3/4 (75.0%) |
-    | run − base | +50.0 points (+2) |
-    """
-    names = sorted({n for s in summaries for n in s.get(key, {})}, key=lambda n: (not n.isdigit(), int(n) if
-                                                                                 n.isdigit() else 0, n))
-    lines = ["| model | " + " | ".join(heading.format(n) for n in names) + " |", "|---|" + "---:|" * len(names)]
-    for s in summaries:
-        cells = []
-        for n in names:
-            b = s.get(key, {}).get(n)
-            cells.append("–" if b is None else f"{b['correct']}/{b['total']} ({pct(b['accuracy'])})")
-        lines.append(f"| {s['label']} | " + " | ".join(cells) + " |")
-    for s in summaries if baseline is not None else []:
-        if s is baseline:
-            continue
-        cells = []
-        for n in names:
-            b, m = baseline.get(key, {}).get(n), s.get(key, {}).get(n)
-            cells.append("–" if b is None or m is None else
-                         f"{100 * (m['accuracy'] - b['accuracy']):+.1f} points ({m['correct'] - b['correct']:+d})")
-        lines.append(f"| {s['label']} − {baseline['label']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def breakdown_tables(summaries: list[dict], baseline: dict | None = None) -> str:
-    """Accuracy by number count and by difficulty (with the change against the baseline), and how
-    many answers failed for each verdict reason."""
-    parts = [bucket_table(summaries, key, heading, baseline) for key, heading in BREAKDOWNS
-             if any(s.get(key) for s in summaries)]
-    lines = "\n\n".join(parts).splitlines()
-    reasons = sorted({r for s in summaries for r in s["by_reason"]},
-                     key=lambda r: (r != "ok", -sum(s["by_reason"].get(r, 0) for s in summaries)))
-    lines += ["", "| verdict reason | " + " | ".join(s["label"] for s in summaries) + " |",
-              "|---|" + "---:|" * len(summaries)]
-    for r in reasons:
-        lines.append(f"| {r} | " + " | ".join(str(s["by_reason"].get(r, 0)) for s in summaries) + " |")
-    return "\n".join(lines)
-
-
-def p_text(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def pairwise_table(pairs: list[dict]) -> str:
-    """Each pair of models on the same tasks: B minus A, its paired standard error, the tasks only
-    one of them solves and McNemar's exact p-value (evaluation/paired.py).
-
-    >>> print(pairwise_table([{"a": "base", "b": "run", "difference_tasks": 64, "difference": 0.128,
-    ...                        "paired_stderr": 0.0155, "only_a": 1, "only_b": 65, "p_value": 1e-18}]))
-    | comparison (same tasks) | Δ tasks | Δ accuracy ± paired stderr | solved by one only (A / B) | McNemar p |
-    |---|---:|---:|---:|---:|
-    | run − base | +64 | +12.8 points ± 1.6 | 1 / 65 | <0.001 |
-    """
-    lines = ["| comparison (same tasks) | Δ tasks | Δ accuracy ± paired stderr | solved by one only (A / B) | McNemar p |",
-             "|---|---:|---:|---:|---:|"]
-    for q in pairs:
-        se = "" if q["paired_stderr"] is None else f" ± {100 * q['paired_stderr']:.1f}"
-        lines.append(f"| {q['b']} − {q['a']} | {q['difference_tasks']:+d} | {100 * q['difference']:+.1f} points{se} "
-                     f"| {q['only_a']} / {q['only_b']} | {p_text(q['p_value'])} |")
-    return "\n".join(lines)
+__all__ = ["bar_chart", "breakdown_tables", "difference", "main_table", "markdown_report", "pairwise_table",
+           "write_evaluation"]
 
 
 def markdown_report(summaries: list[dict], baseline: dict | None, model: dict | None,
@@ -174,3 +62,34 @@ def bar_chart(summaries: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def write_evaluation(out: Path, runs: list, pairs: list[dict]) -> None:
+    """What `cli.py evaluate` leaves in `out` (a run's eval/) for a model and its baseline: per role
+    (`runs`: ("model" | "baseline", EvalRun) pairs) lm-eval's results.json, samples.jsonl and the
+    model's summary.json; report.md, accuracy.png and the combined summary.json (model, baseline, and
+    the difference with its paired comparison, `pairs[0]`). Staged, then published at once, so a
+    run that died half-way never leaves a result that looks complete."""
+    from .runner import publish, stage_model_outputs, staging_dir
+
+    summaries = [r.summary for _, r in runs]
+    by_role = dict(runs)
+    base_s = by_role["baseline"].summary if "baseline" in by_role else None
+    model_s = by_role["model"].summary
+    staging = staging_dir(out)
+    try:
+        for role, run in runs:
+            stage_model_outputs(run, staging / role)
+        (staging / "report.md").write_text(markdown_report(summaries, base_s, model_s, pairs), encoding="utf-8")
+        bar_chart(summaries, staging / "accuracy.png")
+        combined = {"model": model_s, "baseline": base_s,
+                    "difference": None if base_s is None else {
+                        "correct": model_s["correct"] - base_s["correct"],
+                        "accuracy": (model_s["accuracy"] or 0) - (base_s["accuracy"] or 0),
+                        "paired": {k: v for k, v in pairs[0].items() if k not in ("a", "b")}}}
+        (staging / SUMMARY).write_text(json.dumps(combined, indent=2) + "\n", encoding="utf-8")
+        for stale in {"model", "baseline"} - {role for role, _ in runs}:  # a previous run's, now misleading
+            shutil.rmtree(out / stale, ignore_errors=True)
+        publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.run_dir import SAMPLES, SUMMARY
+
 from .backends import BACKENDS, lm_eval_model
 from .targets import EvalError, Target, resolve_target
 
@@ -101,6 +103,18 @@ def _buckets(pairs) -> dict:
     return out
 
 
+def add_difficulty(rows: list[dict]) -> list[dict]:
+    """Give each row that carries its task the task's difficulty (`tasks.countdown.difficulty`:
+    operators needed, number of solutions) under "difficulty", once: samples.jsonl keeps it, so the
+    breakdowns and anyone reading the run (the demo's Run tab) bucket a sample without solving it again."""
+    from tasks.countdown.difficulty import difficulty
+
+    for r in rows:
+        if "difficulty" not in r and "nums" in r and "target" in r:
+            r["difficulty"] = difficulty(r["nums"], r["target"])
+    return rows
+
+
 def breakdowns(rows: list[dict]) -> dict:
     """Accuracy by number count, by the operators a task needs and by how many solutions it has
     (`tasks.countdown.difficulty`, when the rows carry their task), and the count of each verdict reason."""
@@ -108,7 +122,7 @@ def breakdowns(rows: list[dict]) -> dict:
     if rows and all("nums" in r and "target" in r for r in rows):
         from tasks.countdown.difficulty import difficulty
 
-        kinds = [difficulty(r["nums"], r["target"]) for r in rows]
+        kinds = [r.get("difficulty") or difficulty(r["nums"], r["target"]) for r in rows]
         for key in ("operators", "solutions"):
             out[f"by_{key}"] = dict(sorted(_buckets((k[key], r["ok"]) for k, r in zip(kinds, rows)).items()))
     out["by_reason"] = dict(Counter(r["reason"] for r in rows).most_common())
@@ -201,7 +215,7 @@ def run_model(model: str | None, *, test_file: str | None = None, backend: str =
         raise EvalError(f"lm-eval returned no results for {target.model or base_url}")
 
     raw = out.pop("samples", {}).get(TASK, [])
-    samples = sample_rows(raw, score)
+    samples = add_difficulty(sample_rows(raw, score))
     res = out["results"][TASK]
     agreement = _float(res.get("sympy_agree,none"))
     total = len(samples)
@@ -247,16 +261,16 @@ def stage_model_outputs(run: EvalRun, folder: Path) -> None:
     """lm-eval's results JSON, the per-sample JSONL and the summary of one model into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(_dump(run.results), encoding="utf-8")
-    with open(folder / "samples.jsonl", "w", encoding="utf-8") as f:
+    with open(folder / SAMPLES, "w", encoding="utf-8") as f:
         for r in run.samples:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    (folder / "summary.json").write_text(_dump(run.summary), encoding="utf-8")
+    (folder / SUMMARY).write_text(_dump(run.summary), encoding="utf-8")
 
 
 def publish(staging: Path, out_dir: Path) -> None:
     """Move a finished staging folder's files into `out_dir`, summary files last, so a run that
     died half-way never leaves a result that looks complete."""
-    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: p.name == "summary.json")
+    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: p.name == SUMMARY)
     for src in files:
         dst = out_dir / src.relative_to(staging)
         dst.parent.mkdir(parents=True, exist_ok=True)

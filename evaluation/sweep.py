@@ -17,7 +17,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.run_dir import FINAL, METRICS, RUN_JSON, WEIGHT_FILES, loadable_checkpoints, read_json_or_empty
+from common.run_dir import (FINAL, RUN_JSON, SAMPLES, SUMMARY, WEIGHT_FILES, loadable_checkpoints,
+                            read_json_or_empty)
+from common.run_results import read_metrics
 from tasks.countdown.data import split_sha256
 
 from .runner import EvalRun, run_model, write_model_outputs
@@ -88,7 +90,7 @@ def settings_key(model: str, split: str | None, options: dict) -> dict:
 
 def _read_samples(folder: Path) -> list[dict] | None:
     try:
-        return [json.loads(x) for x in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+        return [json.loads(x) for x in (folder / SAMPLES).read_text(encoding="utf-8").splitlines()]
     except (OSError, json.JSONDecodeError):
         return None
 
@@ -98,7 +100,7 @@ def score_point(point: Point, split: str | None, options: dict, out: Path, label
     """(the scored run, read from cache?) of one point, publishing a fresh result to out/NAME/ at once."""
     folder = out / point.name
     key = settings_key(point.path, split, options)
-    cached = read_json_or_empty(folder / "summary.json")
+    cached = read_json_or_empty(folder / SUMMARY)
     if cached.get("sweep_settings") == key:
         samples = _read_samples(folder)
         if samples is not None:
@@ -112,12 +114,7 @@ def score_point(point: Point, split: str | None, options: dict, out: Path, label
 def training_curves(run_dir: Path) -> dict:
     """Validation and training accuracy per step from the run's metrics.jsonl."""
     val, train = [], []
-    path = run_dir / METRICS
-    for line in (path.read_text().splitlines() if path.is_file() else []):
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for r in read_metrics(run_dir):
         if "val_accuracy" in r:
             val.append((r["step"], r["val_accuracy"]))
         if "accuracy" in r and "reward" in r:
@@ -127,7 +124,7 @@ def training_curves(run_dir: Path) -> dict:
 
 def sweep_table(rows: list[dict], baseline: dict | None, val: dict[int, float]) -> str:
     """step | checkpoint | correct/N | test accuracy ± stderr | val accuracy."""
-    from .report import acc_cell, pct
+    from common.result_tables import acc_cell, pct
 
     lines = ["| step | model | correct/total | test accuracy ± stderr | val accuracy |", "|---:|---|---:|---:|---:|"]
     if baseline:

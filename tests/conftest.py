@@ -108,6 +108,16 @@ def taught_model_dir(tmp_path_factory, tiny_model_dir, countdown_data_dir) -> Pa
     return built_once(tmp_path_factory, "taught-model", build)
 
 
+@pytest.fixture(scope="session")
+def scored_run(tmp_path_factory) -> Path:
+    """A finished run that `cli.py evaluate` has scored, written by the project's own writers without
+    a model (tests/scored_run.py): its table, paired line, breakdowns, alarm, figures and samples.
+    Shared: tests read it, never write to it (build_scored_run(tmp_path) makes a private one)."""
+    from tests.scored_run import build_scored_run
+
+    return built_once(tmp_path_factory, "scored-run", build_scored_run) / "tiny-r1-countdown"
+
+
 def _typeable(s: str) -> bool:
     return s.isascii() and s.isprintable() and "\\" not in s
 

@@ -6,17 +6,10 @@ Called by `train.pipeline.run`; `python -m train.run_report RUN_DIR` redraws the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from common.run_dir import CURVES, FINAL, METRICS, SUMMARY, read_json_or_empty
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    p = Path(run_dir) / METRICS
-    if not p.is_file():
-        return []
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+from common.run_dir import CURVES, FINAL, SUMMARY, read_json_or_empty
+from common.run_results import read_metrics
 
 
 def plot_curves(run_dir: Path) -> Path | None:

@@ -133,3 +133,32 @@ def test_sampling_reports_pass_at_k(taught_model_dir, countdown_data_dir, tmp_pa
     assert 0 < hits < 32, "the split must have both solved and unsolved samples for this test to mean anything"
     assert s["accuracy"] == pytest.approx(sum(r["acc"] for r in rows) / 8)
     assert s["pass_at_k"] > s["accuracy"] or s["pass_at_k"] == 1.0
+
+
+@pytest.mark.slow
+def test_the_run_readers_read_what_evaluate_wrote(evaluated_run, taught_run, tmp_path):
+    """common/run_results.py (what the model card and the demo's Run tab read) on a run `cli.py evaluate`
+    really scored; and tests/scored_run.py, the fast tests' run, writes files of the same shape."""
+    from common.run_results import breakdowns_text, evaluation, paired_line, results_lines, sample_buckets, samples
+    from tests.scored_run import build_scored_run
+
+    ev = evaluation(taught_run)
+    model = ev["model"]
+    text = "\n".join(results_lines(taught_run))
+    assert f"| {model['label']} | {model['correct']}/{model['total']} |" in text and paired_line(ev) in text
+    assert "| verdict reason |" in breakdowns_text(taught_run)
+    rows = samples(taught_run)
+    assert sum(r["ok"] for r in rows) == model["correct"]
+    assert all(len(sample_buckets(r)) == 3 for r in rows)  # number count and difficulty, kept in samples.jsonl
+    fake = build_scored_run(tmp_path)
+    for name in ("summary.json", "model/summary.json", "baseline/summary.json"):
+        real, made = (json.loads((run / "eval" / name).read_text()) for run in (taught_run, fake))
+        assert _shape(made) == _shape(real), name
+    assert {k for r in rows for k in r} == {k for r in samples(fake) for k in r}
+
+
+def _shape(obj):
+    """A summary's keys, nested (a breakdown's buckets aside: each split has its own)."""
+    if not isinstance(obj, dict):
+        return None
+    return {k: None if k.startswith("by_") else _shape(v) for k, v in obj.items()}
