@@ -5,8 +5,8 @@ table on its test split, and how to evaluate and serve it.
 TRL writes its generic template there at every checkpoint ("a fine-tuned version of [None]"); the
 end of a run writes this card over it, and `cli.py evaluate` on the run rewrites it with the
 table it just scored, so the card always shows the newest numbers and says where they came from.
-The table, its paired line, the breakdowns and the alarms are read by common/run_results.py, the one
-reader of a run's result files.
+The table, its paired line, the breakdowns and the alarms are read by common/run_results.py, as the
+demo's Run tab reads them: the card and the tab show the same numbers.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def model_card(run_dir: Path) -> str:
             "## Use", "", "```bash",
             f"python cli.py evaluate --model {run_dir}          # the table above, with breakdowns",
             f"python cli.py serve --model {run_dir}             # OpenAI-compatible vLLM server",
-            "python cli.py demo                                   # Gradio page that verifies each answer",
+            f"python cli.py demo --model {run_dir}              # Gradio page that verifies each answer; its Run "
+            "tab shows this run",
             "```", "",
             "Prompt: the project's chat prompt (`tasks/countdown/prompt.py`) with the assistant turn "
             "continued from `Let me solve this step by step.\\n<think>`.", ""]

@@ -3,7 +3,7 @@ OpenAI-compatible server, and the Gradio demo in front of it.
 
     python cli.py serve --model runs/tiny-r1-countdown                 # http://127.0.0.1:8000/v1
     python cli.py serve --model runs/x/checkpoint-200 --port 8001 --api-key s3cret -- --max-num-seqs 64
-    python cli.py demo --base-url http://127.0.0.1:8000 --api-key s3cret
+    python cli.py demo --base-url http://127.0.0.1:8000 --api-key s3cret --run-dir runs/tiny-r1-countdown
     python cli.py demo                                                 # serves runs/tiny-r1-countdown itself
 
 Heavy imports (vLLM, Gradio, openai) stay inside the commands so `cli.py --help` is instant.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from common.run_dir import DEFAULT_RUN, RunDirError, find_default_run, resolve_model_dir, run_split
+from common.run_dir import DEFAULT_RUN, RunDirError, find_default_run, is_run_dir, resolve_model_dir, run_split
 
 from .served_name import served_name
 from .server import (DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOST, DEFAULT_PORT, PARSER_NAME, ServerConfig, VLLMServer,
@@ -149,22 +149,30 @@ EOF
               help="Port of the vLLM server the demo starts (0: a free one).")
 @click.option("--test-split", default=None, type=click.Path(),
               help="test.jsonl (or data dir) to draw random puzzles from (default: the run's, else synthetic).")
+@click.option("--run-dir", default=None, type=click.Path(file_okay=False),
+              help="The run the Run tab shows: its table, curves, alarms and test samples (default: the run "
+                   "--model names; with --base-url, none unless given).")
 @_server_options
 @click.argument("vllm_args", nargs=-1, type=click.UNPROCESSED)
 def demo(base_url, model, model_name, host, port, share, max_tokens_cap, concurrency, queue_size, server_port,
-         test_split, api_key, max_model_len, dtype, reasoning_parser, health_timeout, log_file, vllm_args):
-    """Gradio demo: a puzzle, the model's streamed reasoning, the verifier's verdict; and a chat tab."""
+         test_split, run_dir, api_key, max_model_len, dtype, reasoning_parser, health_timeout, log_file, vllm_args):
+    """Gradio demo: a puzzle, the model's streamed reasoning, the verifier's verdict; a chat tab; the run's results."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a loopback demo
     from .puzzle import PuzzleSource
     from .server import free_port, port_in_use
 
     if port_in_use(host, port):
         raise click.ClickException(f"port {port} on {host} is already in use: pick another with --port")
+    if run_dir is not None and not is_run_dir(Path(run_dir)):
+        raise click.BadParameter(f"{run_dir} is not a run directory (no run.json): give the folder "
+                                 "`cli.py train` wrote, e.g. runs/tiny-r1-countdown", param_hint="--run-dir")
     server = None
     with stop_on_signals():
         try:
             if base_url is None:
                 run = Path(model) if model else _default_run()
+                if run_dir is None and is_run_dir(run):
+                    run_dir = run
                 if test_split is None:
                     test_split = _run_test_split(run)
                 cfg = _config(run, DEFAULT_HOST, server_port or free_port(), api_key, max_model_len, dtype,
@@ -176,10 +184,13 @@ def demo(base_url, model, model_name, host, port, share, max_tokens_cap, concurr
                 base_url, model_name = server.base_url, cfg.served_name
             else:
                 _refuse_server_options()
+                if test_split is None and run_dir is not None:
+                    test_split = _run_test_split(Path(run_dir))
             client, model_name = _connect(base_url, api_key, model_name)
             from .demo import build_app
 
-            app = build_app(client, model_name, PuzzleSource(test_split), max_tokens_cap)
+            app = build_app(client, model_name, PuzzleSource(test_split), max_tokens_cap,
+                            run_dir=Path(run_dir) if run_dir else None)
             app.queue(default_concurrency_limit=concurrency, max_size=queue_size)
             click.echo(f"demo for '{model_name}' at {base_url} → http://{host}:{port}", err=True)
             app.launch(server_name=host, server_port=port, share=share, show_error=False, quiet=True)

@@ -1,7 +1,8 @@
 """The Gradio demo: pose a Countdown puzzle to a served checkpoint, watch its reasoning
 stream, and see the verifier's verdict (tasks.countdown.verify, the only judge). A Chat tab
 talks to the model freely: its reasoning in a collapsible "Thinking" section, and a verdict
-whenever the message poses a puzzle.
+whenever the message poses a puzzle. A Run tab shows the run the demo serves, from its files
+(serve/run_tab.py).
 
     python cli.py demo --base-url http://127.0.0.1:8000      # a server that is already up
     python cli.py demo                                       # starts vLLM on runs/tiny-r1-countdown
@@ -10,13 +11,14 @@ Both tabs are greedy by default (temperature 0), as `evaluate` scores the model.
 
 Element ids (for the browser test and anyone scripting the page): #numbers, #target, #solve,
 #random, #max_tokens, #reasoning, #answer, #verdict (its mark: #verdict .mark), and in the
-Chat tab #chat_max_tokens, #chat_temperature. Gradio 6 puts an elem_id on the component's
-wrapper: select `#numbers textarea` for a Textbox.
+Chat tab #chat_max_tokens, #chat_temperature; the Run tab's are listed in serve/run_tab.py.
+Gradio 6 puts an elem_id on the component's wrapper: select `#numbers textarea` for a Textbox.
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from .client import Answer, judge, message_parts, reply_parts, stream_countdown
 from .puzzle import PuzzleError, PuzzleSource, parse_puzzle, puzzle_in_message
@@ -66,10 +68,13 @@ def error_message(e: Exception, base_url: str) -> str:
 
 
 def build_app(client, model: str, puzzles: PuzzleSource, max_tokens_cap: int = MAX_TOKENS_CAP,
-              title: str | None = None):
-    """The Blocks app. `client` is an `openai.OpenAI` pointed at the server's /v1."""
+              title: str | None = None, run_dir: Path | None = None):
+    """The Blocks app. `client` is an `openai.OpenAI` pointed at the server's /v1; `run_dir`, the run
+    the Run tab shows (None: the tab says how to name one)."""
     import gradio as gr
     import openai
+
+    from .run_tab import build_run_tab
 
     cap = max(1, int(max_tokens_cap))
     base_url = str(client.base_url).rstrip("/").removesuffix("/v1")
@@ -159,6 +164,7 @@ def build_app(client, model: str, puzzles: PuzzleSource, max_tokens_cap: int = M
                              additional_inputs_accordion=gr.Accordion("Settings", open=True, render=False),
                              examples=[["Using the numbers [19, 36, 55, 7], create an equation that equals 65."]],
                              run_examples_on_click=False)
+        build_run_tab(app, run_dir)
     return app
 
 

@@ -9,16 +9,11 @@ away is named. Screenshots are saved (paths printed)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from serve.client import judge
-from tests.conftest import ROOT
-from tests.served import cli_env
+from tests.demo_page import models_stub, start_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 WAIT_MS = 120_000  # a generation on the loaded 2-core machine; expect() returns as soon as it shows
@@ -26,35 +21,10 @@ WAIT_MS = 120_000  # a generation on the loaded 2-core machine; expect() returns
 
 @pytest.fixture(scope="module")
 def demo_url(served, tmp_path_factory):
-    proc, url = _start_demo(served.base_url, served.api_key, tmp_path_factory.mktemp("demo") / "demo.log")
+    proc, url = start_demo(served.base_url, served.api_key, tmp_path_factory.mktemp("demo") / "demo.log")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
-
-
-def _start_demo(base_url, api_key, log):
-    from serve.server import free_port
-
-    port = free_port()
-    with open(log, "wb") as f:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "cli.py"), "demo", "--base-url", base_url, "--api-key",
-             api_key, "--port", str(port), "--max-tokens", "64"],
-            cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=cli_env(), start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"demo did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
-    return proc, url
 
 
 def _shot(page, tmp_path, name):
@@ -141,37 +111,20 @@ def test_chat_shows_thinking_and_a_verdict(page, demo_url, taught_task, tmp_path
 def test_a_server_that_went_away_is_named(page, tmp_path):
     """A throwaway HTTP stand-in answers the demo's start-up /v1/models and is then shut down,
     as a vLLM server that stopped would be: the page names the URL and what to start."""
-    import http.server
-    import json
-    import threading
-
     from playwright.sync_api import expect
 
-    class Models(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps({"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "x"}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Models)
-    threading.Thread(target=stub.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{stub.server_address[1]}"
-    proc, url = _start_demo(base, "k", tmp_path / "demo.log")
-    try:
-        stub.shutdown()
-        stub.server_close()
-        page.goto(url)
-        page.locator("#numbers textarea").fill("1, 2, 3")
-        page.locator("#target textarea").fill("6")
-        page.locator("#solve").click()
-        expect(page.locator("#verdict")).to_contain_text(f"cannot reach the model server at {base}", timeout=60_000)
-        expect(page.locator("#verdict")).to_contain_text("cli.py serve")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with models_stub() as (base, stub):
+        proc, url = start_demo(base, "k", tmp_path / "demo.log")
+        try:
+            stub.shutdown()
+            stub.server_close()
+            page.goto(url)
+            page.locator("#numbers textarea").fill("1, 2, 3")
+            page.locator("#target textarea").fill("6")
+            page.locator("#solve").click()
+            expect(page.locator("#verdict")).to_contain_text(f"cannot reach the model server at {base}",
+                                                             timeout=60_000)
+            expect(page.locator("#verdict")).to_contain_text("cli.py serve")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
