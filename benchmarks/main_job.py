@@ -78,13 +78,23 @@ def run_seed(seed: int, workdir: Path) -> dict:
            "baseline": {k: t["baseline"][k] for k in ("correct", "total", "accuracy")},
            "trained": {k: t["trained"][k] for k in ("correct", "total", "accuracy")},
            "gain_points": t["gain_points"]}
+    # the pair tested as a user would: `cli.py evaluate` on the run (lm-eval, baseline and trained on the
+    # same test tasks), its paired line with McNemar's exact p; not counted in the command's time
+    eval_s = timed([".venv/bin/python", "cli.py", "evaluate", "--model", str(RUN)], clone, log)
+    ev = json.loads((clone / RUN / "eval" / "summary.json").read_text())
+    paired = ev["difference"]["paired"]
+    rec["evaluate"] = {"seconds": round(eval_s, 1), "baseline": ev["baseline"]["correct"],
+                       "trained": ev["model"]["correct"], "total": ev["model"]["total"],
+                       "only_baseline": paired["only_a"], "only_trained": paired["only_b"],
+                       "p_value": paired["p_value"]}
     if "test_sampled" in s:
         ts = s["test_sampled"]
         rec["sampled"] = {"temperature": ts["temperature"], "baseline": ts["baseline"]["correct"],
                           "trained": ts["trained"]["correct"], "gain_points": ts["gain_points"]}
     print(f"[main_job] seed {seed}: {rec['baseline']['correct']} -> {rec['trained']['correct']}/"
           f"{rec['trained']['total']} ({rec['gain_points']:+.1f} points), whole command "
-          f"{rec['whole_seconds'] / 60:.1f} min", flush=True)
+          f"{rec['whole_seconds'] / 60:.1f} min; evaluate: solved by one only {paired['only_a']} / "
+          f"{paired['only_b']}, McNemar p {paired['p_value']:.2g}", flush=True)
     return rec
 
 

@@ -19,6 +19,11 @@ far it is from what the machine can do with these shapes. One run measures:
      step (8 prompts x 16 samples) and greedy validation / final scoring (125 tasks a batch).
    Useful FLOP: 6·N·tokens for a training step, 2·N·tokens for generation (N = non-embedding
    parameters + lm_head; attention's own FLOP is small at these lengths and left out).
+   The two training steps run twice: in fp32, and under bf16 CPU autocast as the recipe's `bf16: true`
+   computes them (fp32 master weights); the bf16 row's roofline is bf16 `matmul` at the same M, and
+   it prints its speed-up over the fp32 row measured in the same run.
+3. Why generation sits far under its roofline: one decode step at 128 sequences taken apart into the
+   weight matmuls alone, the model's forward with its KV cache, and a whole `generate` step.
 Each row prints tokens/s, useful GFLOP/s, the roofline at its M, and the ratio of the two.
 """
 
@@ -41,8 +46,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "roofline.json"
 PROMPT, COMPLETION, SFT_TOKENS = 35, 56, 80  # the reference prompt's tokens; the recipe's max completion; a trace
 
 
-def gemm_gflops(torch, m: int, k: int, n: int, seconds: float = 0.3) -> float:
-    a, b = torch.randn(m, k), torch.randn(k, n)
+def gemm_gflops(torch, m: int, k: int, n: int, seconds: float = 0.3, dtype=None) -> float:
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
     torch.matmul(a, b)
     reps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -51,15 +56,16 @@ def gemm_gflops(torch, m: int, k: int, n: int, seconds: float = 0.3) -> float:
     return 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
 
 
-def roofline(torch, cfg, vocab: int, m: int) -> float:
-    """GFLOP/s of one forward's weight matmuls at M rows: total FLOP over total time across the shapes."""
+def roofline(torch, cfg, vocab: int, m: int, dtype=None) -> float:
+    """GFLOP/s of one forward's weight matmuls at M rows (in `dtype`, fp32 by default): total FLOP over
+    total time across the shapes."""
     h, i = cfg.hidden_size, cfg.intermediate_size
     hd = getattr(cfg, "head_dim", None) or h // cfg.num_attention_heads
     q, kv = cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd
     shapes = [(h, q), (h, kv), (h, kv), (q, h), (h, i), (h, i), (i, h), (h, vocab)]
     flop = t = 0.0
     for k, n in shapes:
-        g = gemm_gflops(torch, m, k, n)
+        g = gemm_gflops(torch, m, k, n, dtype=dtype)
         f = 2 * m * k * n
         flop, t = flop + f, t + f / (g * 1e9)
     return flop / t / 1e9
@@ -80,6 +86,38 @@ def time_it(fn, reps: int) -> float:
         fn()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
+
+
+def decode_breakdown(torch, model, vocab: int, b: int, time_it) -> dict:
+    """Seconds of one decode step at `b` sequences with ~PROMPT + COMPLETION/2 tokens cached: the
+    weight matmuls alone, the model's forward with its KV cache, and a whole `generate` step."""
+    import torch.nn.functional as F
+
+    linears = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    xs = {w.shape[1]: torch.randn(b, w.shape[1]) for w in linears}
+
+    def matmuls():
+        for w in linears:
+            F.linear(xs[w.shape[1]], w)
+
+    ids = torch.randint(0, vocab, (b, PROMPT + COMPLETION // 2))
+    tok = torch.randint(0, vocab, (b, 1))
+    with torch.inference_mode():
+        cache = model(input_ids=ids, use_cache=True).past_key_values
+
+        def forward():
+            model(input_ids=tok, past_key_values=cache, use_cache=True)
+            cache.crop(-1)  # drop the token just added: the same cache length every call
+
+        def generate(steps):
+            return lambda: model.generate(input_ids=ids[:, :PROMPT], attention_mask=torch.ones_like(ids[:, :PROMPT]),
+                                          max_new_tokens=steps, min_new_tokens=steps, do_sample=True,
+                                          temperature=0.5, top_k=0, top_p=1.0, pad_token_id=0)
+        out = {"weight matmuls": time_it(matmuls, 20), "forward with KV cache": time_it(forward, 20)}
+        # a generate step: the difference of two lengths, so prefill and set-up cancel
+        out["generate step"] = (time_it(generate(COMPLETION), 3) - time_it(generate(COMPLETION // 4), 3)) / (
+            COMPLETION - COMPLETION // 4)
+    return out
 
 
 def main(argv=None) -> int:
@@ -108,34 +146,42 @@ def main(argv=None) -> int:
 
     rows = []
 
-    def add(phase, what, m, tokens, seconds, flop_per_token):
-        roof = roofline(torch, cfg, vocab, m)
+    def add(phase, what, m, tokens, seconds, flop_per_token, precision="fp32", baseline=None):
+        roof = roofline(torch, cfg, vocab, m, torch.bfloat16 if precision == "bf16" else None)
         useful = flop_per_token * tokens / seconds / 1e9
-        rows.append({"phase": phase, "shape": what, "m": m, "tokens_per_s": round(tokens / seconds, 1),
-                     "useful_gflops": round(useful, 2), "roofline_gflops": round(roof, 2),
-                     "ratio": round(useful / roof, 3), "seconds": round(seconds, 4)})
-        print(f"{phase:<32}{what:<34}{tokens / seconds:>10,.0f} tok/s{useful:>9.1f} GFLOP/s{roof:>9.1f}"
-              f"{useful / roof:>8.0%}", file=sys.stderr)
+        row = {"phase": phase, "precision": precision, "shape": what, "m": m,
+               "tokens_per_s": round(tokens / seconds, 1), "useful_gflops": round(useful, 2),
+               "roofline_gflops": round(roof, 2), "ratio": round(useful / roof, 3), "seconds": round(seconds, 4)}
+        if baseline:
+            row["speedup_vs_fp32"] = round(baseline / seconds, 2)
+        rows.append(row)
+        print(f"{phase:<28}{precision:<6}{what:<30}{tokens / seconds:>9,.0f} tok/s{useful:>8.1f} GFLOP/s"
+              f"{roof:>8.1f}{useful / roof:>7.0%}" + (f"  x{baseline / seconds:.2f} vs fp32" if baseline else ""),
+              file=sys.stderr)
 
-    # training steps: forward + backward + AdamW
+    # training steps: forward + backward + AdamW on fp32 weights; "bf16" computes under CPU autocast, as
+    # the recipe's `bf16: true` does through accelerate (fp32 master weights, bf16 matrix products)
+    import contextlib
+
     opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
     model.train()
 
-    def train_step(b, t):
+    def train_step(b, t, bf16=False):
         ids = torch.randint(0, vocab, (b, t))
 
         def step():
-            loss = model(input_ids=ids, labels=ids).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+                loss = model(input_ids=ids, labels=ids).loss
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
         return step
 
-    s = time_it(train_step(32, SFT_TOKENS), args.reps)
-    add("cold start (SFT step)", f"32 x {SFT_TOKENS} tokens", 32 * SFT_TOKENS, 32 * SFT_TOKENS, s, 6 * n)
-    s = time_it(train_step(128, PROMPT + COMPLETION), args.reps)
-    add("GRPO loss + backward", f"128 x {PROMPT + COMPLETION} tokens", 128 * (PROMPT + COMPLETION),
-        128 * (PROMPT + COMPLETION), s, 6 * n)
+    for phase, b, t in (("cold start (SFT step)", 32, SFT_TOKENS), ("GRPO loss + backward", 128, PROMPT + COMPLETION)):
+        s32 = time_it(train_step(b, t), args.reps)
+        add(phase, f"{b} x {t} tokens", b * t, b * t, s32, 6 * n)
+        s16 = time_it(train_step(b, t, bf16=True), args.reps)
+        add(phase, f"{b} x {t} tokens", b * t, b * t, s16, 6 * n, "bf16", baseline=s32)
 
     # generation: HF generate, every sequence its full length
     model.eval()
@@ -157,9 +203,15 @@ def main(argv=None) -> int:
         seqs = p * k
         add(phase, f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs, seqs * (PROMPT + COMPLETION), s, 2 * n)
 
+    # why generation sits far under its roofline: one decode step at M = 128 sequences, taken apart
+    decode = decode_breakdown(torch, model, vocab, 128, time_it)
+    print("one decode step, 128 sequences: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in decode.items()),
+          file=sys.stderr)
+
     result = {"command": "python benchmarks/roofline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "date": date.today().isoformat(), "threads": threads, "cpus": len(os.sched_getaffinity(0)),
-              "matmul_params": n, "rows": rows}
+              "matmul_params": n, "rows": rows,
+              "decode_step_128": {k: round(v * 1e3, 2) for k, v in decode.items()}}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

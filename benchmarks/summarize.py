@@ -139,12 +139,19 @@ def _min(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _paired(ev: dict | None) -> str:
+    if not ev:
+        return "–"
+    return f"{ev['only_baseline']} / {ev['only_trained']}, p = {ev['p_value']:.2g}"
+
+
 def main_job(r: dict) -> str:
     lines = [f"`{r['command']}`: one fresh clone per seed, nothing else running. Times in minutes; the "
              "phases are the run's own (`summary.json`'s `phases`).", "",
              "| seed | commit, date | machine | threads | install | cold start (steps) | curriculum | GRPO (steps) "
-             "| final scoring | whole command | test, greedy | gain | sampled |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| final scoring | whole command | test, greedy | gain | `evaluate`: one only (base / trained), McNemar p "
+             "| sampled |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for run in r["runs"]:
         ph = run.get("phases") or {}
         samp = run.get("sampled")
@@ -156,7 +163,7 @@ def main_job(r: dict) -> str:
             f"| {_min(ph.get('GRPO', {}).get('seconds'))} ({_steps(run, 'GRPO')}) "
             f"| {_min(ph.get('final scoring', {}).get('seconds'))} | **{_min(run['whole_seconds'])}** "
             f"| {run['baseline']['correct']} → {run['trained']['correct']}/{run['trained']['total']} "
-            f"| **{run['gain_points']:+.1f}** | "
+            f"| **{run['gain_points']:+.1f}** | {_paired(run.get('evaluate'))} | "
             + (f"{samp['baseline']} → {samp['trained']} ({samp['gain_points']:+.1f})" if samp else "–") + " |")
     m = r["summary"]
     lines += ["", f"Mean ± sd over seeds {', '.join(map(str, m['seeds']))}: greedy gain "
@@ -204,13 +211,20 @@ def render_root_readme(text: str) -> str:
 
 
 def roofline(r: dict) -> str:
-    lines = [f"{r['date']}, {r['cpus']} CPU cores, {r['threads']} torch thread(s), fp32; the tiny model's "
-             f"{r['matmul_params'] / 1e6:.2f}M matmul parameters.", "",
-             "| phase | shape | tokens/s | useful GFLOP/s | roofline at its M (GFLOP/s) | share of the roofline |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = [f"{r['date']}, {r['cpus']} CPU cores, {r['threads']} torch thread(s); the tiny model's "
+             f"{r['matmul_params'] / 1e6:.2f}M matmul parameters. A bf16 row computes under CPU autocast (fp32 "
+             "master weights), as `bf16: true` does, against bf16 `matmul` at the same M.", "",
+             "| phase | precision | shape | tokens/s | useful GFLOP/s | roofline at its M (GFLOP/s) | share of the roofline "
+             "| speed-up over fp32 (same run) |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for row in r["rows"]:
-        lines.append(f"| {row['phase']} | {row['shape']} (M = {row['m']:,}) | {_n(row['tokens_per_s'], 0)} | "
-                     f"{row['useful_gflops']:.1f} | {row['roofline_gflops']:.1f} | **{row['ratio']:.0%}** |")
+        up = f"**{row['speedup_vs_fp32']:.2f}x**" if "speedup_vs_fp32" in row else ""
+        lines.append(f"| {row['phase']} | {row.get('precision', 'fp32')} | {row['shape']} (M = {row['m']:,}) | "
+                     f"{_n(row['tokens_per_s'], 0)} | {row['useful_gflops']:.1f} | {row['roofline_gflops']:.1f} | "
+                     f"**{row['ratio']:.0%}** | {up} |")
+    if d := r.get("decode_step_128"):
+        lines += ["", "One decode step at 128 sequences (fp32), taken apart: "
+                  + ", ".join(f"{k} {v:.1f} ms" for k, v in d.items()) + "."]
     return "\n".join(lines)
 
 

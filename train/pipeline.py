@@ -57,6 +57,16 @@ def set_threads(n: int, use_cpu: bool) -> int:
     return n
 
 
+def note_cpu_bf16(bf16: bool, use_cpu: bool) -> str | None:
+    """One line when a CPU run computes in bf16 on a CPU that only emulates it (slower than fp32)."""
+    from common.hardware import cpu_has_native_bf16
+
+    if not (bf16 and use_cpu) or cpu_has_native_bf16() is not False:
+        return None
+    return ("note: bf16: true on a CPU without native bf16 (no avx512_bf16/amx_bf16/bf16 flag): the steps are "
+            "emulated and slower than fp32; --set bf16=false is faster but trains a different run than this recipe's")
+
+
 def export_final(src: Path, final: Path, dtype: str | None) -> None:
     """Write `src` (a checkpoint, or a LoRA adapter checkpoint) to `final` as one plain model
     in the training dtype: lm-eval, vLLM and the demo then load it like any other model."""
@@ -95,6 +105,8 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
     t_start = time.time()
     clock = PhaseClock()
     threads = set_threads(cfg.script.torch_num_threads, cfg.grpo.use_cpu)
+    if note := note_cpu_bf16(cfg.grpo.bf16, cfg.grpo.use_cpu):
+        log(note)
     run_dir = cfg.output_dir
     check_output_dir(run_dir)
     resume_from = find_resume_point(run_dir, resume, cfg.grpo.max_steps)

@@ -50,3 +50,14 @@ def test_explicit_choices_win(monkeypatch, no_thread_env):
 def test_the_test_suite_sets_its_own_thread_count():
     """tests/conftest.py: one thread per pytest-xdist worker, inherited by the runs it starts."""
     assert os.environ.get("OMP_NUM_THREADS") == "1"
+
+
+def test_native_bf16_read_from_the_cpu_flags():
+    from common.hardware import cpu_has_native_bf16
+
+    assert cpu_has_native_bf16("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n") is True
+    assert cpu_has_native_bf16("flags\t\t: fpu sse avx2 amx_tile amx_bf16\n") is True
+    assert cpu_has_native_bf16("Features\t: fp asimd bf16 i8mm\n") is True  # Arm
+    assert cpu_has_native_bf16("flags\t\t: fpu sse avx2 avx512f avx512_vnni\n") is False
+    assert cpu_has_native_bf16("processor\t: 0\n") is None
+    assert cpu_has_native_bf16() in (True, False, None)  # this machine's own file reads
