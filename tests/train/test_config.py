@@ -18,6 +18,23 @@ def test_default_recipe_builds_trl_config():
     assert cfg.grpo.generation_batch_size % cfg.grpo.num_generations == 0
 
 
+def test_default_recipe_computes_in_bf16_on_fp32_weights_like_the_gpu_recipe():
+    """The embedded run computes as the GPU recipe does (bf16 matrix products, fp32 master weights
+    for AdamW): under accelerate that is CPU autocast, as the tests' shrunk recipe runs it."""
+    from accelerate import Accelerator
+
+    from train.modeling import master_dtype
+
+    import yaml
+
+    cfg = resolve()
+    assert yaml.safe_load((RECIPES_DIR / "grpo-1.5b.yaml").read_text())["bf16"] is True
+    assert cfg.grpo.use_cpu and cfg.grpo.bf16
+    assert master_dtype(cfg.model.dtype) == "float32"
+    acc = Accelerator(cpu=True, mixed_precision="bf16" if cfg.grpo.bf16 else "no")
+    assert acc.native_amp  # CPU autocast, not a silent fp32 fallback
+
+
 def test_overrides_are_typed_and_win():
     cfg = resolve(None, ["learning_rate=3e-5", "max_steps=7", "reward_funcs=equation", "bf16=false"])
     assert cfg.grpo.learning_rate == pytest.approx(3e-5) and cfg.grpo.max_steps == 7
