@@ -28,6 +28,24 @@ def test_reward_up_val_down_fires_once():
     assert "17.0% -> 12.0%" in events[0]["message"]
 
 
+def test_fires_when_validation_never_beats_the_pass_before_training():
+    """The best pass is step 0's (before any training): the rise is measured from the run's first
+    window of training accuracy. A run that only memorises a handful of prompts looks like this."""
+    mon = DivergenceMonitor()
+    events = mon.add_val(0, 0.10)
+    train = [0.2] * 20 + [0.2 + 0.01 * i for i in range(1, 61)]
+    events += feed(mon, train, val={10: 0.09, 20: 0.08, 30: 0.07, 40: 0.06, 50: 0.05, 60: 0.05, 70: 0.04, 80: 0.04})
+    assert [(e["step"], e["alarm"]) for e in events] == [(60, "reward_up_val_down")]
+    assert "since step 0" in events[0]["message"] and "10.0% -> 5.0%" in events[0]["message"]
+
+
+def test_quiet_from_step_0_when_training_accuracy_is_flat():
+    mon = DivergenceMonitor()
+    mon.add_val(0, 0.10)
+    val = {s: 0.05 for s in range(10, 81, 10)}
+    assert feed(mon, [0.3] * 80, val=val) == []
+
+
 def test_quiet_on_a_healthy_run():
     train = [0.3 + 0.005 * i for i in range(60)]
     val = {10: 0.11, 20: 0.12, 30: 0.14, 40: 0.15, 50: 0.16, 60: 0.17}
