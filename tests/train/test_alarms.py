@@ -60,6 +60,9 @@ def test_quiet_on_noise():
         train = [0.45 + rng.gauss(0, 0.12) for _ in range(120)]
         val = {s: 0.15 + rng.gauss(0, 0.015) for s in range(10, 121, 10)}
         assert [e for e in feed(DivergenceMonitor(), train, val=val) if e["alarm"] == "reward_up_val_down"] == [], seed
+        with_step_0 = DivergenceMonitor()  # the pass before training, as the real runs have it
+        with_step_0.add_val(0, 0.15 + rng.gauss(0, 0.015))
+        assert [e for e in feed(with_step_0, train, val=val) if e["alarm"] == "reward_up_val_down"] == [], seed
 
 
 def test_one_bad_val_pass_is_not_enough():
