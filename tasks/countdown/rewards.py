@@ -1,4 +1,6 @@
-"""TRL reward functions for Countdown. Both are thin adapters over `verify`: one scorer.
+"""TRL reward functions for Countdown. `format` and `equation` are thin adapters over `verify`: one
+scorer. `steps` (opt-in, not in any recipe) pays for a think block whose arithmetic holds
+(`think_steps.check_steps`): the answer's reward never looks there.
 
 Signature as TRL expects: ``(completions, **dataset_columns) -> list[float]``, where a
 completion is a string or, for conversational datasets, a list of messages whose last one is
@@ -17,6 +19,7 @@ import re
 import unicodedata
 
 from .prompt import ASSISTANT_PREFILL, THINK_PREFILL
+from .think_steps import check_steps, think_of
 from .verifier import extract_answer, verify
 
 # Exactly one think block with something in it, then exactly one answer block, nothing after.
@@ -78,7 +81,19 @@ def equation_reward(completions, nums, target, **kwargs) -> list[float]:
     ]
 
 
-# Registered by name (TRL logs each reward under the function's __name__).
-REWARD_FUNCS = {"format": format_reward, "equation": equation_reward}
+def steps_reward(completions, nums, **kwargs) -> list[float]:
+    """The share of the think block's `a op b = c` steps that are right; 0.0 when it writes none."""
+    out = []
+    for c, n in zip(completions, nums, strict=True):
+        try:  # a malformed task row earns nothing, as in `verify`
+            right, written = check_steps(think_of(completion_text(c)), n) if isinstance(n, (list, tuple)) else (0, 0)
+        except (TypeError, ValueError):
+            right, written = 0, 0
+        out.append(right / written if written else 0.0)
+    return out
 
-__all__ = ["format_reward", "equation_reward", "REWARD_FUNCS", "completion_text", "extract_answer"]
+
+# Registered by name (TRL logs each reward under the function's __name__).
+REWARD_FUNCS = {"format": format_reward, "equation": equation_reward, "steps": steps_reward}
+
+__all__ = ["format_reward", "equation_reward", "steps_reward", "REWARD_FUNCS", "completion_text", "extract_answer"]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tasks.countdown import ASSISTANT_PREFILL, REWARD_FUNCS, build_messages, equation_reward, format_reward, verify
 from tests.conftest import short_id
+from tasks.countdown.rewards import steps_reward
 
 NUMS, TARGET = [19, 36, 55, 7], 65
 GOOD = "55+36=91, 91-7=84, 84-19=65</think>\n<answer>55+36-7-19</answer>"
@@ -114,7 +115,8 @@ def test_multimodal_content_parts_are_read():
 
 def test_registry_keeps_names_and_trl_signature():
     assert {name: f.__name__ for name, f in REWARD_FUNCS.items()} == {"format": "format_reward",
-                                                                     "equation": "equation_reward"}
+                                                                     "equation": "equation_reward",
+                                                                     "steps": "steps_reward"}
     for f in REWARD_FUNCS.values():
         params = inspect.signature(f).parameters
         assert "completions" in params
@@ -124,6 +126,9 @@ def test_registry_keeps_names_and_trl_signature():
 def test_bad_task_columns_are_zero_not_errors():
     rewards = equation_reward([GOOD, GOOD, GOOD], nums=[None, "19,36", [19, 36, 55, 7]], target=[65, 65, None])
     assert rewards == [0.0, 0.0, 0.0]
+    steps = "1+9=10</think><answer>1+9</answer>"
+    assert steps_reward([steps] * 4, nums=[None, "1,9", "19", [1, "x"]]) == [0.0] * 4
+    assert steps_reward([steps], nums=[[1, 9]]) == [1.0]
 
 
 @settings(max_examples=60, deadline=None)
@@ -138,7 +143,7 @@ def test_always_finite_floats(text):
 
 
 def test_completion_text_of_every_shape_trl_hands_over():
-    from tasks.countdown.rewards import completion_text
+    from tasks.countdown.rewards import steps_reward, completion_text
 
     assert completion_text("a") == "a"
     assert completion_text([{"role": "assistant", "content": "a"}]) == "a"
