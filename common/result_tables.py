@@ -105,8 +105,8 @@ def bucket_table(summaries: list[dict], key: str, heading: str, baseline: dict |
 
 
 def breakdown_tables(summaries: list[dict], baseline: dict | None = None) -> str:
-    """Accuracy by number count and by difficulty (with the change against the baseline), and how
-    many answers failed for each verdict reason."""
+    """Accuracy by number count and by difficulty (with the change against the baseline), how many
+    answers failed for each verdict reason, and how many think-block steps are right."""
     parts = [bucket_table(summaries, key, heading, baseline) for key, heading in BREAKDOWNS
              if any(s.get(key) for s in summaries)]
     lines = "\n\n".join(parts).splitlines()
@@ -116,7 +116,19 @@ def breakdown_tables(summaries: list[dict], baseline: dict | None = None) -> str
               "|---|" + "---:|" * len(summaries)]
     for r in reasons:
         lines.append(f"| {r} | " + " | ".join(str(s["by_reason"].get(r, 0)) for s in summaries) + " |")
+    if any(s.get("think_steps") for s in summaries):
+        lines += ["", "| think block: `a op b = c` steps right | " + " | ".join(s["label"] for s in summaries) + " |",
+                  "|---|" + "---:|" * len(summaries)]
+        for row, suffix in (("all answers", ""), ("solved tasks", "_in_solved")):
+            lines.append(f"| {row} | " + " | ".join(_steps_cell(s.get("think_steps"), suffix) for s in summaries) + " |")
     return "\n".join(lines)
+
+
+def _steps_cell(t: dict | None, suffix: str) -> str:
+    if not t or not t[f"written{suffix}"]:
+        return "–"
+    right, written = t[f"right{suffix}"], t[f"written{suffix}"]
+    return f"{pct(right / written)} ({right:,}/{written:,})"
 
 
 def p_text(p: float) -> str:

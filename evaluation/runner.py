@@ -117,7 +117,8 @@ def add_difficulty(rows: list[dict]) -> list[dict]:
 
 def breakdowns(rows: list[dict]) -> dict:
     """Accuracy by number count, by the operators a task needs and by how many solutions it has
-    (`tasks.countdown.difficulty`, when the rows carry their task), and the count of each verdict reason."""
+    (`tasks.countdown.difficulty`, when the rows carry their task), the count of each verdict reason, and
+    how many of the think block's steps are right (`tasks.countdown.think_steps`)."""
     out = {"by_numbers": dict(sorted(_buckets((str(r["n_numbers"]), r["ok"]) for r in rows).items()))}
     if rows and all("nums" in r and "target" in r for r in rows):
         from tasks.countdown.difficulty import difficulty
@@ -126,6 +127,10 @@ def breakdowns(rows: list[dict]) -> dict:
         for key in ("operators", "solutions"):
             out[f"by_{key}"] = dict(sorted(_buckets((k[key], r["ok"]) for k, r in zip(kinds, rows)).items()))
     out["by_reason"] = dict(Counter(r["reason"] for r in rows).most_common())
+    if rows and all("completion" in r and "nums" in r for r in rows):
+        from tasks.countdown.think_steps import tally
+
+        out["think_steps"] = tally(rows)
     return out
 
 

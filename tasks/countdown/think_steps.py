@@ -69,9 +69,28 @@ def check_steps(reasoning: str, nums) -> tuple[int, int]:
     return right, written
 
 
+def tally(rows) -> dict:
+    """Steps right and written over scored rows (`completion`, `nums`, `ok`), over all answers and
+    over the solved tasks only: does the think block compute, and does it where the answer is right?
+
+    >>> tally([{"completion": "1+2=3 3*3=9</think><answer>(1+2)*3</answer>", "nums": [1, 2, 3], "ok": True},
+    ...        {"completion": "1+2=4</think><answer>1+2</answer>", "nums": [1, 2], "ok": False}])
+    {'right': 2, 'written': 3, 'right_in_solved': 2, 'written_in_solved': 2}
+    """
+    out = {"right": 0, "written": 0, "right_in_solved": 0, "written_in_solved": 0}
+    for r in rows:
+        right, written = check_steps(think_of(r["completion"] or ""), r["nums"])
+        out["right"] += right
+        out["written"] += written
+        if r.get("ok"):
+            out["right_in_solved"] += right
+            out["written_in_solved"] += written
+    return out
+
+
 def think_of(completion: str) -> str:
     """The think block of a completion that starts inside it (after the prompt's `<think>`)."""
     return split_reasoning(completion)[0]
 
 
-__all__ = ["check_steps", "think_of"]
+__all__ = ["check_steps", "tally", "think_of"]

@@ -59,6 +59,22 @@ def test_difficulty_breakdowns_when_rows_carry_their_task():
     assert "| model | 1-2 solutions | 3+ solutions |" in text
 
 
+def test_think_block_steps_right_when_rows_carry_their_completions():
+    done = "</think>\n<answer>x</answer>"
+    rows = [{"nums": [19, 36, 55, 7], "target": 65, "n_numbers": 4, "ok": True, "reason": "ok",
+             "completion": "36-19=17 55-7=48 17+48=65" + done},
+            {"nums": [68, 21, 8], "target": 100, "n_numbers": 3, "ok": False, "reason": "wrong_value",
+             "completion": "68-21=13 8+8=10" + done}]
+    b = breakdowns(rows)
+    assert b["think_steps"] == {"right": 3, "written": 5, "right_in_solved": 3, "written_in_solved": 3}
+    base = {"label": "base", **breakdowns([dict(r, ok=False, completion="no steps" + done) for r in rows])}
+    text = breakdown_tables([base, {"label": "run", **b}], base)
+    assert "| think block: `a op b = c` steps right | base | run |" in text
+    assert "| all answers | – | 60.0% (3/5) |" in text
+    assert "| solved tasks | – | 100.0% (3/3) |" in text
+    assert "think block" not in breakdown_tables([{"label": "x", **breakdowns(ROWS)}])  # rows without completions
+
+
 def test_tables_and_difference():
     base, model = summary("base", 1, 0.25, 0.25), summary("run (final)", 3, 0.75, 0.25)
     table = main_table([base, model])
