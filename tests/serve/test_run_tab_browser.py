@@ -63,8 +63,9 @@ def test_the_run_tab_shows_the_run(page, run_page, scored_run, tmp_path):
     expect(page.locator("#run_alarms")).to_contain_text("Alarm at step")
     expect(page.locator("#run_alarms")).to_contain_text("format_without_answers")
     breakdowns = page.locator("#run_breakdowns table")
-    assert breakdowns.count() == 4  # number count, operators, solutions, verdict reasons
+    assert breakdowns.count() == 5  # number count, operators, solutions, verdict reasons, think-block steps
     expect(breakdowns.nth(0)).to_contain_text("4 numbers")
+    expect(breakdowns.nth(4)).to_contain_text("steps right")
 
     rows = samples_of(scored_run)
     samples = page.locator("#run_samples tr.sample")
