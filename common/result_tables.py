@@ -116,7 +116,7 @@ def breakdown_tables(summaries: list[dict], baseline: dict | None = None) -> str
               "|---|" + "---:|" * len(summaries)]
     for r in reasons:
         lines.append(f"| {r} | " + " | ".join(str(s["by_reason"].get(r, 0)) for s in summaries) + " |")
-    if any(s.get("think_steps") for s in summaries):
+    if any((s.get("think_steps") or {}).get("written") for s in summaries):  # no table of dashes
         lines += ["", "| think block: `a op b = c` steps right | " + " | ".join(s["label"] for s in summaries) + " |",
                   "|---|" + "---:|" * len(summaries)]
         for row, suffix in (("all answers", ""), ("solved tasks", "_in_solved")):

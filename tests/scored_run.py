@@ -34,21 +34,23 @@ GRPO_STEPS = 30
 
 
 def _completions(rows: list[dict], solved: set[int]) -> list[str]:
-    """A completion per task: the solver's equation for the `solved` ones, else a wrong value, a
-    missing answer, or (task 3) markup that must never run on a page."""
+    """A completion per task: the solver's steps and equation for the `solved` ones, else a wrong
+    step and value, a missing answer, or (task 3) markup that must never run on a page."""
     from tasks.countdown.solver import solve
 
     out = []
     for i, r in enumerate(rows):
-        eq = solve(r["nums"], r["target"]).expression
+        sol = solve(r["nums"], r["target"])
+        eq = sol.expression
         if i in solved:
-            out.append(f" add them up.</think>\n<answer>{eq}</answer>")
+            out.append(f" {' '.join(sol.steps)}</think>\n<answer>{eq}</answer>")
         elif i == 3:
             out.append(f" {HOSTILE}</think>\n<answer>{HOSTILE}</answer>")
         elif i % 2:
             out.append(" no idea</think>")
         else:
-            out.append(f" close enough.</think>\n<answer>{'+'.join(str(n) for n in r['nums'])}+1</answer>")
+            a, b = r["nums"][:2]
+            out.append(f" {a}+{b}={a + b + 1} close enough.</think>\n<answer>{'+'.join(str(n) for n in r['nums'])}+1</answer>")
     return out
 
 

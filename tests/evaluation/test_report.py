@@ -73,6 +73,7 @@ def test_think_block_steps_right_when_rows_carry_their_completions():
     assert "| all answers | – | 60.0% (3/5) |" in text
     assert "| solved tasks | – | 100.0% (3/3) |" in text
     assert "think block" not in breakdown_tables([{"label": "x", **breakdowns(ROWS)}])  # rows without completions
+    assert "think block" not in breakdown_tables([base])  # completions without a step: no table of dashes
 
 
 def test_tables_and_difference():

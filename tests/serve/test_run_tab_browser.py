@@ -66,6 +66,7 @@ def test_the_run_tab_shows_the_run(page, run_page, scored_run, tmp_path):
     assert breakdowns.count() == 5  # number count, operators, solutions, verdict reasons, think-block steps
     expect(breakdowns.nth(0)).to_contain_text("4 numbers")
     expect(breakdowns.nth(4)).to_contain_text("steps right")
+    expect(breakdowns.nth(4)).to_contain_text("100.0%")  # the solved tasks' steps are the solver's
 
     rows = samples_of(scored_run)
     samples = page.locator("#run_samples tr.sample")
