@@ -6,8 +6,9 @@ Two failure modes GRPO users meet, and that a reward curve alone hides:
   greedy validation accuracy falls: the policy is fitting its own samples, not the task. Fires when
   the last `confirm` validation passes all sit at least `val_drop` below the best one so far and the
   training accuracy over the last `window` steps is at least `train_rise` above its value over the
-  `window` steps before that best pass, or over the run's first `window` steps when the best pass
-  is the one before training (8 points: per-step training accuracy is noisy). Validation
+  `window` steps before that best pass, or over the run's first `window` steps when fewer than
+  `window` steps precede it (the pass before training, step 0, has none) (8 points: per-step
+  training accuracy is noisy). Validation
   on 500 tasks has a standard error of ~1.5 points at 10-20% accuracy and the best of a dozen passes
   sits ~2.5 points above the mean by luck alone, hence a 4-point drop held over three passes
   (tests/train/test_alarms.py: quiet on 200 noisy runs).
@@ -70,8 +71,8 @@ class DivergenceMonitor:
 
     def _train_mean_at_best(self) -> float | None:
         """Training accuracy around the best validation pass: the window before it, or the run's first
-        window when the best pass came earlier (the pass before any training, step 0, when
-        validation never improves: the commonest shape of a run that only fits its own prompts)."""
+        window when fewer steps precede it (always so for the pass before training, step 0, the best
+        one when validation never improves: the commonest shape of a run that only fits its own prompts)."""
         at_best = self._train_mean(self.best[0])
         if at_best is None:
             first = [a for _, a, _ in self.train if a is not None][:self.settings.window]
