@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.countdown import ASSISTANT_PREFILL, REWARD_FUNCS, build_messages, equation_reward, format_reward, verify
-from tests.conftest import short_id
 from tasks.countdown.rewards import steps_reward
+from tests.conftest import short_id
 
 NUMS, TARGET = [19, 36, 55, 7], 65
 GOOD = "55+36=91, 91-7=84, 84-19=65</think>\n<answer>55+36-7-19</answer>"
@@ -143,7 +143,7 @@ def test_always_finite_floats(text):
 
 
 def test_completion_text_of_every_shape_trl_hands_over():
-    from tasks.countdown.rewards import steps_reward, completion_text
+    from tasks.countdown.rewards import completion_text
 
     assert completion_text("a") == "a"
     assert completion_text([{"role": "assistant", "content": "a"}]) == "a"
