@@ -29,6 +29,11 @@ USES = (
                "TRL has no public per-batch hook between generation and the loss (DAPO's filter goes there), "
                "and its public logging takes no metric outside a reward function",
                ("1.16.0",)),
+    PrivateUse("trl", "trl.trainer.grpo_trainer:GRPOTrainer", ("_generate_and_score_completions",),
+               "train.generation_copy",
+               "TRL's transformers-generate path calls the training model's own generate, with no public way to "
+               "pass it another model; the rollouts swap in the bf16 copy around this call only",
+               ("1.16.0",)),
     PrivateUse("transformers", "transformers.integrations.deepspeed", ("_hf_deepspeed_config_weak_ref",),
                "train.distributed",
                "the public deepspeed_config() returns a copy-able dict, not the live HfDeepSpeedConfig object "

@@ -92,6 +92,11 @@ class ScriptArguments:
                           "with reward spread, generating more prompts to refill it."})
     dynamic_sampling_max_rounds: int = field(
         default=4, metadata={"help": "Generation rounds a step may spend refilling its live groups."})
+    generation_dtype: Literal["auto", "bfloat16"] = field(
+        default="auto",
+        metadata={"help": "CPU runs without vLLM: 'bfloat16' samples GRPO's rollouts (and the curriculum's) from a "
+                          "bf16 copy of the policy with eager attention, refreshed before each generation, as vLLM "
+                          "does on GPUs (train/generation_copy.py); 'auto': TRL generates with the training model."})
     # Greedy accuracy on the validation split while training: picks the checkpoint, never the test split.
     validate: bool = field(default=True, metadata={"help": "Measure greedy val accuracy while training."})
     val_steps: int = field(default=0, metadata={"help": "Greedy val accuracy every N steps (0 = at saves only)."})
@@ -276,6 +281,9 @@ def resolve(recipe: str | Path | None = None, overrides: list[str] | tuple[str, 
         except (ValueError, TypeError, ImportError) as e:
             raise ConfigError(f"{dc.__name__}: {str(e).strip().splitlines()[0]}") from None
     model, script, grpo = objs
+    if script.generation_dtype != "auto" and (grpo.use_vllm or not grpo.use_cpu):
+        raise ConfigError(f"generation_dtype={script.generation_dtype} is for CPU runs without vLLM (use_cpu: true, "
+                          "use_vllm: false); on GPUs vLLM already generates in bf16")
     unknown_rewards = [r for r in script.reward_funcs if r not in _reward_names()]
     if unknown_rewards:
         raise ConfigError(f"unknown reward function(s) {unknown_rewards}; known: {sorted(_reward_names())}")

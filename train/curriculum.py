@@ -45,7 +45,8 @@ def sample_pass_counts(model, tokenizer, rows: list[dict], k: int, temperature: 
 
 
 def filter_prompts(policy_path: str, rows: list[dict], *, pool: int, k: int, temperature: float,
-                   max_new_tokens: int, seed: int, out_file: Path, log=print) -> list[dict]:
+                   max_new_tokens: int, seed: int, out_file: Path, generation_dtype: str = "auto",
+                   log=print) -> list[dict]:
     """Rows from the first `pool` of `rows` with 0 < hits < k; cached in `out_file`."""
     from tasks.countdown.data import load_split, write_jsonl
 
@@ -54,12 +55,11 @@ def filter_prompts(policy_path: str, rows: list[dict], *, pool: int, k: int, tem
         log(f"curriculum: reusing {len(kept)} prompts from {out_file}")
         return kept
     from tqdm.auto import tqdm
-    from transformers import AutoModelForCausalLM
-
+    from .generation_copy import load_for_generation
     from .modeling import load_tokenizer
 
     tok = load_tokenizer(policy_path)
-    model = AutoModelForCausalLM.from_pretrained(policy_path, dtype="float32")
+    model = load_for_generation(policy_path, generation_dtype)
     cand = rows[:pool]
     t0 = time.time()
     bar = tqdm(total=len(cand), desc=f"curriculum ({k} samples/prompt)", dynamic_ncols=True)

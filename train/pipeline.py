@@ -222,7 +222,7 @@ def curriculum_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list
     with PartialState().main_process_first(), rank_local_loading():
         return filter_prompts(policy, grpo_rows, pool=s.grpo_filter_pool, k=s.grpo_filter_samples,
                               temperature=g.temperature, max_new_tokens=g.max_completion_length,
-                              seed=g.seed, out_file=kept_file, log=log)
+                              seed=g.seed, out_file=kept_file, generation_dtype=s.generation_dtype, log=log)
 
 
 def grpo_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list[dict], splits, resume_from,

@@ -123,8 +123,8 @@ def test_zero2_partitions_the_optimizer_and_validates(shrunk_recipe):
 @pytest.mark.slow
 def test_bf16_recipe_learns_at_the_reference_lr_under_ddp(shrunk_recipe, taught_model_dir, countdown_data_dir,
                                                           tmp_path):
-    """The reference's dtype and learning rate (bfloat16 weights on disk, bf16 compute, lr 5e-7)
-    under the default multi-process launcher (train/accelerate/ddp-cpu.yaml: DDP, no ZeRO). AdamW
+    """The reference's dtype and learning rate (bfloat16 weights on disk, bf16 compute, lr 5e-7),
+    rollouts from the embedded recipe's bf16 generation copy, under the default multi-process launcher (train/accelerate/ddp-cpu.yaml: DDP, no ZeRO). AdamW
     stepping bf16 parameters at 5e-7 loses almost every update (under 1% of weights change); with
     fp32 master weights nearly all do. The prompts are the tasks the taught model solves sometimes,
     so groups have reward spread and there is a gradient to apply."""
@@ -148,7 +148,8 @@ def test_bf16_recipe_learns_at_the_reference_lr_under_ddp(shrunk_recipe, taught_
                            save_steps=1, validate=False,
                            # a group with reward spread is luck at one step; refill rounds make it certain
                            # (the taught model changes whenever the recipe's cold start does)
-                           dynamic_sampling=True, dynamic_sampling_max_rounds=6)
+                           dynamic_sampling=True, dynamic_sampling_max_rounds=6,
+                           generation_dtype="bfloat16")  # the embedded recipe's rollouts: a bf16 copy per process
     r = train_two_processes(recipe, "ddp-cpu")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     assert deepspeed_state(recipe.parent / "run" / "checkpoint-1") == (False, False)  # plain DDP, no DeepSpeed
