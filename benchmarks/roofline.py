@@ -12,13 +12,16 @@ far it is from what the machine can do with these shapes. One run measures:
    pass spends it. A phase cannot beat the roofline at its M.
 2. Each phase's work as the embedded recipe does it (train/recipes/tiny-cpu.yaml: batch sizes,
    prompt and completion lengths), on the tiny model with random weights and EOS disabled so every
-   sequence generates its full length:
+   sequence generates its full length (generation with left-padded prompts, as real batches are):
    - SFT step: forward + backward + AdamW, 32 sequences of ~80 tokens (TRL's SFTTrainer runs this);
    - GRPO loss + backward: 128 completions of 56 tokens after a 35-token prompt (one step's loss);
    - generation with HF `generate` (sampling) for the curriculum (32 prompts x 8 samples), the GRPO
      step (8 prompts x 16 samples) and greedy validation / final scoring (125 tasks a batch).
    Useful FLOP: 6·N·tokens for a training step, 2·N·tokens for generation (N = non-embedding
    parameters + lm_head; attention's own FLOP is small at these lengths and left out).
+   The rollouts (curriculum, GRPO) run a second time from the recipe's bf16 generation copy
+   (`generation_dtype: bfloat16`, train/generation_copy.py: bf16 weights, eager attention), and the GRPO
+   round a third time from a bf16 copy with SDPA attention (why eager); each against bf16 `matmul`.
    The two training steps run twice: in fp32, and under bf16 CPU autocast as the recipe's `bf16: true`
    computes them (fp32 master weights); the bf16 row's roofline is bf16 `matmul` at the same M, and
    it prints its speed-up over the fp32 row measured in the same run.
@@ -147,7 +150,7 @@ def main(argv=None) -> int:
     rows = []
 
     def add(phase, what, m, tokens, seconds, flop_per_token, precision="fp32", baseline=None):
-        roof = roofline(torch, cfg, vocab, m, torch.bfloat16 if precision == "bf16" else None)
+        roof = roofline(torch, cfg, vocab, m, torch.bfloat16 if precision.startswith("bf16") else None)
         useful = flop_per_token * tokens / seconds / 1e9
         row = {"phase": phase, "precision": precision, "shape": what, "m": m,
                "tokens_per_s": round(tokens / seconds, 1), "useful_gflops": round(useful, 2),
@@ -183,25 +186,40 @@ def main(argv=None) -> int:
         s16 = time_it(train_step(b, t, bf16=True), args.reps)
         add(phase, f"{b} x {t} tokens", b * t, b * t, s16, 6 * n, "bf16", baseline=s32)
 
-    # generation: HF generate, every sequence its full length
-    model.eval()
+    # generation: HF generate, every sequence its full length; the rollouts (curriculum, GRPO) also from
+    # the recipe's bf16 generation copy (generation_dtype: bfloat16), with eager attention and, to show why
+    # not, with SDPA
+    from train.generation_copy import generation_model
 
-    def gen(prompts, samples, sample=True):
+    model.eval()
+    copies = {"bf16 copy": generation_model(model), "bf16 copy, SDPA": generation_model(model, attention="sdpa")}
+
+    def gen(prompts, samples, sample=True, m=model):
         ids = torch.randint(0, vocab, (prompts, PROMPT))
+        # left padding, as every real batch has (3- and 4-number prompts differ in length): 0-6 pad tokens a row;
+        # without a padding mask SDPA takes another kernel and the bf16 rows measure something no run does
+        mask = (torch.arange(PROMPT)[None] >= (torch.arange(prompts) % 7)[:, None]).long()
         kw = dict(max_new_tokens=COMPLETION, min_new_tokens=COMPLETION, do_sample=sample, pad_token_id=0)
         if sample:
             kw |= dict(num_return_sequences=samples, temperature=0.5, top_k=0, top_p=1.0)
 
         def run():
             with torch.inference_mode():
-                model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kw)
+                m.generate(input_ids=ids, attention_mask=mask, **kw)
         return run
 
     for phase, p, k, sample in (("curriculum generation", 32, 8, True), ("GRPO generation (one round)", 8, 16, True),
                                 ("validation / final scoring", 125, 1, False)):
-        s = time_it(gen(p, k, sample), max(1, args.reps - 1))
         seqs = p * k
-        add(phase, f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs, seqs * (PROMPT + COMPLETION), s, 2 * n)
+        what, tokens = f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs * (PROMPT + COMPLETION)
+        s = time_it(gen(p, k, sample), max(1, args.reps - 1))
+        add(phase, what, seqs, tokens, s, 2 * n)
+        if sample:  # the rollouts; validation and final scoring stay on the fp32 model
+            for name, copy in copies.items():
+                if name.endswith("SDPA") and seqs != 128:
+                    continue
+                add(phase, what, seqs, tokens, time_it(gen(p, k, sample, copy), max(1, args.reps - 1)), 2 * n,
+                    name, baseline=s)
 
     # why generation sits far under its roofline: one decode step at M = 128 sequences, taken apart
     decode = decode_breakdown(torch, model, vocab, 128, time_it)

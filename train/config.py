@@ -281,9 +281,9 @@ def resolve(recipe: str | Path | None = None, overrides: list[str] | tuple[str, 
         except (ValueError, TypeError, ImportError) as e:
             raise ConfigError(f"{dc.__name__}: {str(e).strip().splitlines()[0]}") from None
     model, script, grpo = objs
-    if script.generation_dtype != "auto" and (grpo.use_vllm or not grpo.use_cpu):
-        raise ConfigError(f"generation_dtype={script.generation_dtype} is for CPU runs without vLLM (use_cpu: true, "
-                          "use_vllm: false); on GPUs vLLM already generates in bf16")
+    if script.generation_dtype != "auto" and (grpo.use_vllm or not grpo.use_cpu or model.use_peft):
+        raise ConfigError(f"generation_dtype={script.generation_dtype} is for CPU runs of a whole model without vLLM "
+                          "(use_cpu: true, use_vllm: false, use_peft: false); on GPUs vLLM already generates in bf16")
     unknown_rewards = [r for r in script.reward_funcs if r not in _reward_names()]
     if unknown_rewards:
         raise ConfigError(f"unknown reward function(s) {unknown_rewards}; known: {sorted(_reward_names())}")

@@ -5,7 +5,7 @@ optimizer step, while the loss runs on the fp32 master weights. Without vLLM, TR
 on the training model itself: in fp32 on a CPU, where a decode step of the embedded run (128
 sequences, one new token each) is small matrix products that bf16 runs ~4x faster on a CPU with
 native bf16 (`benchmarks/roofline.py`). Eager attention, because the CPU flash-attention kernel of
-SDPA is ~3x slower in bf16 than in fp32 for a one-token query (`benchmarks/generation.py`).
+SDPA is ~3x slower in bf16 than in fp32 for a one-token query (`benchmarks/roofline.py`).
 
 `generation_dtype: bfloat16` (recipe key) keeps such a copy: it is refreshed from the master weights
 before every generation call and used only for GRPO's sampling (and the curriculum's, which samples
@@ -25,15 +25,19 @@ from common import private_api
 # Wraps GRPOTrainer's private _generate_and_score_completions (common/private_api.py says why).
 private_api.check(__name__)
 
-GENERATION_DTYPES = ("auto", "bfloat16")
 GENERATION_ATTENTION = "eager"
 
 
-def generation_model(model, dtype: torch.dtype = torch.bfloat16):
-    """A copy of `model` in `dtype` with eager attention, for `generate` only."""
+def generation_model(model, dtype: torch.dtype = torch.bfloat16, attention: str = GENERATION_ATTENTION):
+    """A copy of `model` in `dtype` (eager attention unless told), for `generate` only."""
+    import copy as copying
+
     from transformers import AutoModelForCausalLM
 
-    copy = AutoModelForCausalLM.from_config(model.config, attn_implementation=GENERATION_ATTENTION, dtype=dtype)
+    # its own config: from_config sets the attention implementation on the config it is given, and the
+    # policy's would then switch the training model's attention too
+    copy = AutoModelForCausalLM.from_config(copying.deepcopy(model.config), attn_implementation=attention,
+                                            dtype=dtype)
     copy.generation_config = model.generation_config
     copy.load_state_dict(model.state_dict())
     return copy.eval().requires_grad_(False)
