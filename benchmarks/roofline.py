@@ -208,18 +208,17 @@ def main(argv=None) -> int:
                 m.generate(input_ids=ids, attention_mask=mask, **kw)
         return run
 
-    for phase, p, k, sample in (("curriculum generation", 32, 8, True), ("GRPO generation (one round)", 8, 16, True),
-                                ("validation / final scoring", 125, 1, False)):
+    # the copies run only for the rollouts: validation and final scoring stay on the fp32 model
+    for phase, p, k, sample, names in (("curriculum generation", 32, 8, True, ("bf16 copy",)),
+                                       ("GRPO generation (one round)", 8, 16, True, ("bf16 copy", "bf16 copy, SDPA")),
+                                       ("validation / final scoring", 125, 1, False, ())):
         seqs = p * k
         what, tokens = f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs * (PROMPT + COMPLETION)
         s = time_it(gen(p, k, sample), max(1, args.reps - 1))
         add(phase, what, seqs, tokens, s, 2 * n)
-        if sample:  # the rollouts; validation and final scoring stay on the fp32 model
-            for name, copy in copies.items():
-                if name.endswith("SDPA") and seqs != 128:
-                    continue
-                add(phase, what, seqs, tokens, time_it(gen(p, k, sample, copy), max(1, args.reps - 1)), 2 * n,
-                    name, baseline=s)
+        for name in names:
+            add(phase, what, seqs, tokens, time_it(gen(p, k, sample, copies[name]), max(1, args.reps - 1)), 2 * n,
+                name, baseline=s)
 
     # why generation sits far under its roofline: one decode step at M = 128 sequences, taken apart
     decode = decode_breakdown(torch, model, vocab, 128, time_it)

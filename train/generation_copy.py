@@ -71,13 +71,15 @@ def generating_with(model, copy):
             del model.generate
 
 
-def check_sharding(deepspeed_plugin) -> None:
-    """A copy needs every weight in each process: ZeRO-3 leaves each process a shard."""
-    if deepspeed_plugin is not None and deepspeed_plugin.zero_stage == 3:
-        from .errors import TrainError
+def check_sharding(zero_stage: int | None) -> None:
+    """A copy needs every weight in each process: ZeRO-3 leaves each process a shard. Called before the
+    launch (train.launch, from the accelerate config) and again at the first rollout (a direct
+    `accelerate launch` skips the first)."""
+    if zero_stage == 3:
+        from .config import ConfigError
 
-        raise TrainError("generation_dtype=bfloat16 needs the whole model in each process; ZeRO-3 shards it "
-                         "(use DDP or ZeRO-2, or generation_dtype=auto)")
+        raise ConfigError("generation_dtype=bfloat16 needs the whole model in each process; ZeRO-3 shards it "
+                          "(use ddp-cpu or zero2, or generation_dtype=auto)")
 
 
 class GenerationCopyMixin:
@@ -90,7 +92,8 @@ class GenerationCopyMixin:
             return super()._generate_and_score_completions(inputs)
         policy = self.accelerator.unwrap_model(self.model)
         if self.generation_copy is None:
-            check_sharding(self.accelerator.state.deepspeed_plugin)
+            plugin = self.accelerator.state.deepspeed_plugin
+            check_sharding(plugin.zero_stage if plugin is not None else None)
             self.generation_copy = generation_model(policy)
         with generating_with(policy, self.generation_copy):
             return super()._generate_and_score_completions(inputs)

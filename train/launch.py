@@ -200,10 +200,10 @@ def check_launch(cfg, num_gpus: int, accel_path: Path) -> dict:
 
     deepspeed_check(accel_path, cfg)  # parses the file (and DeepSpeed's config) or raises
     data = read_accelerate_config(accel_path)
-    if cfg.script.generation_dtype != "auto" and data.get("distributed_type") == "DEEPSPEED" \
-            and (data.get("deepspeed_config") or {}).get("zero_stage") == 3:
-        raise ConfigError(f"generation_dtype={cfg.script.generation_dtype} needs the whole model in each process; "
-                          f"{accel_path.name} runs ZeRO-3, which shards it (use ddp-cpu or zero2, or generation_dtype=auto)")
+    if cfg.script.generation_dtype != "auto" and data.get("distributed_type") == "DEEPSPEED":
+        from .generation_copy import check_sharding
+
+        check_sharding((data.get("deepspeed_config") or {}).get("zero_stage"))
     if cfg.grpo.use_cpu:
         return data
     have, bf16_ok, name = visible_gpus()

@@ -124,8 +124,8 @@ def test_zero2_partitions_the_optimizer_and_validates(shrunk_recipe):
 def test_bf16_recipe_learns_at_the_reference_lr_under_ddp(shrunk_recipe, taught_model_dir, countdown_data_dir,
                                                           tmp_path):
     """The reference's dtype and learning rate (bfloat16 weights on disk, bf16 compute, lr 5e-7),
-    rollouts from the embedded recipe's bf16 generation copy, under the default multi-process launcher (train/accelerate/ddp-cpu.yaml: DDP, no ZeRO). AdamW
-    stepping bf16 parameters at 5e-7 loses almost every update (under 1% of weights change); with
+    rollouts from the embedded recipe's bf16 generation copy, under the default multi-process launcher
+    (train/accelerate/ddp-cpu.yaml: DDP, no ZeRO). AdamW stepping bf16 parameters at 5e-7 loses almost every update (under 1% of weights change); with
     fp32 master weights nearly all do. The prompts are the tasks the taught model solves sometimes,
     so groups have reward spread and there is a gradient to apply."""
     import shutil
