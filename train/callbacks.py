@@ -38,6 +38,7 @@ METRIC_MAP = {
     "num_tokens": "num_tokens",
     "dynamic_sampling/live_groups": "live_groups",
     "dynamic_sampling/rounds": "sampling_rounds",
+    "dynamic_sampling/generation_seconds": "generation_seconds",
 }
 
 

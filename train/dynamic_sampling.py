@@ -16,6 +16,7 @@ kept groups, and a refill hands each process its slice of the same refill prompt
 from __future__ import annotations
 
 import random
+import time
 
 import torch
 from trl import GRPOTrainer
@@ -110,6 +111,7 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
         self.max_rounds = max(1, int(max_rounds))
 
     def _generate_and_score_completions(self, inputs):
+        started = time.perf_counter()
         batch = super()._generate_and_score_completions(inputs)
         if not self.model.training:
             return batch
@@ -133,6 +135,8 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
             rounds += 1
         self._metrics["train"]["dynamic_sampling/live_groups"].append(have / want)
         self._metrics["train"]["dynamic_sampling/rounds"].append(rounds)
+        # the rounds' wall time (generation and rewards): the rest of a step is its loss and backward
+        self._metrics["train"]["dynamic_sampling/generation_seconds"].append(time.perf_counter() - started)
         kept = sum(p["advantages"].numel() for p in parts)
         live_tokens = sum((_loss_mask(p).sum() for p in parts), torch.zeros((), device=batch["advantages"].device))
         # TRL gathers per-row metrics across processes and splits the batch into `steps_per_generation`

@@ -188,6 +188,9 @@ def test_dynamic_sampling_trains_only_on_groups_with_reward_spread(shrunk_recipe
     steps = [r for r in rows if "sampling_rounds" in r]
     assert len(steps) == 3 and all(0 < r["live_groups"] <= 1 for r in steps)
     assert max(r["sampling_rounds"] for r in steps) > 1, "no step refilled its dead groups"
+    # a step's generation time is logged, and it is a part of the step (the rest is loss and backward)
+    assert all(0 < r["generation_seconds"] < r["step_time"] for r in steps if "step_time" in r)
+    assert all("generation_seconds" in r for r in steps)
 
 
 @pytest.mark.parametrize("scores,best", [([0.25, 0.75, 0.5, 0.25], 1), ([0.5, 0.25, 0.5, 1.0], 3),
