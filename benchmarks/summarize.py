@@ -230,7 +230,26 @@ def roofline(r: dict) -> str:
     return "\n".join(lines)
 
 
-RENDER = {"main_job": main_job, "roofline": roofline, "verifier": verifier, "bytecode": bytecode, "train_step": train_step, "eval_backends": eval_backends, "serving": serving,
+def recipe_speed(r: dict) -> str:
+    w, fp, new = r["recipe_work"], r["priced_seconds"]["fp32"], r["priced_seconds"]["recipe"]
+    lines = [f"{r['date']}, {r['cpus']} CPU cores, {r['threads']} torch thread(s). Each arm ran "
+             f"`{' '.join(r['work_per_arm'])}`; priced at the recipe's work: {w['cold_start_steps']} SFT steps, "
+             f"{w['curriculum_prompts']:,} curriculum prompts, {w['grpo_steps']} GRPO steps x "
+             f"{w['rounds_per_step']:.2f} generation rounds, {w['val_passes']} validation passes, the scoring.", "",
+             "| phase | fp32 settings (s) | recipe (s) | speed-up |", "|---|---:|---:|---:|"]
+    for k in fp:
+        lines.append(f"| {k} | {fp[k]:.0f} | {new[k]:.0f} | {fp[k] / new[k]:.2f}x |")
+    lines.append(f"| **whole run** | **{sum(fp.values()):.0f}** | **{sum(new.values()):.0f}** | "
+                 f"**{r['whole_speedup']:.2f}x** |")
+    a = r["arms"]
+    lines += ["", "Measured unit costs (s): " + "; ".join(
+        f"{k.removeprefix('s_').replace('_', ' ')} {a['fp32']['unit'][k]:.3g} -> {a['recipe']['unit'][k]:.3g}"
+        for k in a["recipe"]["unit"]) + f". Rounds a step in the arms' own 30 steps: "
+        f"{a['fp32']['rounds_per_step']} (fp32), {a['recipe']['rounds_per_step']} (recipe)."]
+    return "\n".join(lines)
+
+
+RENDER = {"main_job": main_job, "recipe_speed": recipe_speed, "roofline": roofline, "verifier": verifier, "bytecode": bytecode, "train_step": train_step, "eval_backends": eval_backends, "serving": serving,
           "checkpoint_sweep": checkpoint_sweep}
 
 
