@@ -22,8 +22,9 @@ far it is from what the machine can do with these shapes. One run measures:
    The rollouts (curriculum, GRPO) run a second time from the recipe's bf16 generation copy
    (`generation_dtype: bfloat16`, train/generation_copy.py: bf16 weights, eager attention), and the GRPO
    round a third time from a bf16 copy with SDPA attention (why eager); each against bf16 `matmul`.
-   The two training steps run twice: in fp32, and under bf16 CPU autocast as the recipe's `bf16: true`
-   computes them (fp32 master weights); the bf16 row's roofline is bf16 `matmul` at the same M, and
+   The two training steps run three times: in fp32 with SDPA attention (the recipe until 2026-12-02), and
+   under bf16 CPU autocast as the recipe's `bf16: true` computes them (fp32 master weights), once with the
+   recipe's eager attention and once with SDPA; a bf16 row's roofline is bf16 `matmul` at the same M, and
    it prints its speed-up over the fp32 row measured in the same run.
 3. Why generation sits far under its roofline: one decode step at 128 sequences taken apart into the
    weight matmuls alone, the model's forward with its KV cache, and a whole `generate` step.
@@ -143,6 +144,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as d:
         build_tiny_model(Path(d))
         model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
+        # the recipe's training attention (attn_implementation: eager), the same weights
+        eager = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager")
     cfg, vocab = model.config, model.config.vocab_size
     n = matmul_params(model)
     print(f"tiny model: {n / 1e6:.2f}M matmul parameters, vocab {vocab}; {threads} torch thread(s)", file=sys.stderr)
@@ -158,7 +161,7 @@ def main(argv=None) -> int:
         if baseline:
             row["speedup_vs_fp32"] = round(baseline / seconds, 2)
         rows.append(row)
-        print(f"{phase:<28}{precision:<6}{what:<30}{tokens / seconds:>9,.0f} tok/s{useful:>8.1f} GFLOP/s"
+        print(f"{phase:<28}{precision:<17}{what:<30}{tokens / seconds:>9,.0f} tok/s{useful:>8.1f} GFLOP/s"
               f"{roof:>8.1f}{useful / roof:>7.0%}" + (f"  x{baseline / seconds:.2f} vs fp32" if baseline else ""),
               file=sys.stderr)
 
@@ -166,25 +169,29 @@ def main(argv=None) -> int:
     # the recipe's `bf16: true` does through accelerate (fp32 master weights, bf16 matrix products)
     import contextlib
 
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
     model.train()
 
-    def train_step(b, t, bf16=False):
+    eager.train()
+    opts = {id(m): torch.optim.AdamW(m.parameters(), lr=1e-6) for m in (model, eager)}
+
+    def train_step(b, t, bf16=False, m=model):
         ids = torch.randint(0, vocab, (b, t))
 
         def step():
             with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
-                loss = model(input_ids=ids, labels=ids).loss
+                loss = m(input_ids=ids, labels=ids).loss
             loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            opts[id(m)].step()
+            opts[id(m)].zero_grad(set_to_none=True)
         return step
 
+    # fp32 with SDPA (the recipe until 2026-12-02), then bf16 with the recipe's eager attention and with SDPA
     for phase, b, t in (("cold start (SFT step)", 32, SFT_TOKENS), ("GRPO loss + backward", 128, PROMPT + COMPLETION)):
         s32 = time_it(train_step(b, t), args.reps)
-        add(phase, f"{b} x {t} tokens", b * t, b * t, s32, 6 * n)
-        s16 = time_it(train_step(b, t, bf16=True), args.reps)
-        add(phase, f"{b} x {t} tokens", b * t, b * t, s16, 6 * n, "bf16", baseline=s32)
+        add(phase, f"{b} x {t} tokens", b * t, b * t, s32, 6 * n, "fp32, SDPA")
+        for name, m in (("bf16, eager", eager), ("bf16, SDPA", model)):
+            add(phase, f"{b} x {t} tokens", b * t, b * t, time_it(train_step(b, t, True, m), args.reps), 6 * n,
+                name, baseline=s32)
 
     # generation: HF generate, every sequence its full length; the rollouts (curriculum, GRPO) also from
     # the recipe's bf16 generation copy (generation_dtype: bfloat16), with eager attention and, to show why

@@ -213,7 +213,8 @@ def render_root_readme(text: str) -> str:
 def roofline(r: dict) -> str:
     lines = [f"{r['date']}, {r['cpus']} CPU cores, {r['threads']} torch thread(s); the tiny model's "
              f"{r['matmul_params'] / 1e6:.2f}M matmul parameters. A bf16 row computes under CPU autocast (fp32 "
-             "master weights), as `bf16: true` does, against bf16 `matmul` at the same M; a bf16 copy row generates from "
+             "master weights), as `bf16: true` does, against bf16 `matmul` at the same M; a training row names its "
+             "attention (the recipe trains with eager attention, cold start and GRPO); a bf16 copy row generates from "
              "the recipe's bf16 generation copy (`generation_dtype: bfloat16`: bf16 weights, eager attention unless "
              "it says SDPA), against the fp32 row above it.", "",
              "| phase | precision | shape | tokens/s | useful GFLOP/s | roofline at its M (GFLOP/s) | share of the roofline "
