@@ -72,9 +72,10 @@ class ScriptArguments:
     cold_start_warmup_steps: float = field(default=0.03, metadata={"help": "SFT warmup: steps, or a share if < 1."})
     cold_start_max_minutes: float = field(default=0.0, metadata={"help": "Stop the SFT after this many minutes "
                                                                  "(0 = no cap)."})
-    cold_start_traces: Literal["first", "diverse"] = field(
-        default="first", metadata={"help": "Which solution a trace shows: the solver's first, or one drawn at random "
-                                           "(seeded per task) from all of a task's solutions."})
+    cold_start_traces: Literal["first", "diverse", "search"] = field(
+        default="first", metadata={"help": "Which solution a trace shows: the solver's first, one drawn at random "
+                                           "(seeded per task) from all of a task's solutions, or 'search': up to two "
+                                           "computed attempts that miss, each marked 'no', then the first solution."})
     cold_start_max_traces: int = field(
         default=0, metadata={"help": "Cap on solver traces for SFT (0 = steps x batch size, disjoint from GRPO's)."}
     )

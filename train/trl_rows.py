@@ -24,6 +24,8 @@ def solver_completion(nums, target, traces: str = "first") -> str | None:
 
     from tasks.countdown.solver import all_solutions, solve
 
+    if traces == "search":
+        return search_completion(nums, target)
     sols = all_solutions(sorted(nums), target) if traces == "diverse" else []
     if sols:
         sol = random.Random(f"{sorted(nums)}:{target}").choice(sols)
@@ -32,6 +34,49 @@ def solver_completion(nums, target, traces: str = "first") -> str | None:
     if sol is None:
         return None
     return " ".join(sol.steps) + "</think>\n<answer>" + sol.expression + "</answer>"
+
+
+def _random_attempt(nums, rng):
+    """One full-depth try with the game's integer rule: (final value, its steps)."""
+    from tasks.countdown.solver import _combine
+
+    items = [int(n) for n in nums]
+    steps = []
+    while len(items) > 1:
+        i, j = rng.sample(range(len(items)), 2)
+        a, b = items[i], items[j]
+        value, op, x, y = rng.choice(list(_combine(a, b, integer_only=True)))
+        items = [items[k] for k in range(len(items)) if k not in (i, j)] + [value]
+        steps.append(f"{x}{op}{y}={value}")
+    return items[0], steps
+
+
+def search_completion(nums, target, tries: int = 24) -> str | None:
+    """A trace that tries, checks and tries again (Stream of Search, arXiv 2404.03683, in small): up to
+    two failed attempts (each the closest to the target of `tries` random ones, its steps computed and
+    its miss marked "no"), then the solver's first solution. Seeded per task. Tried on the embedded
+    run, it did not help a model this small (docs/2026-12-03-whole-run-speed-and-search.md).
+
+    >>> search_completion([19, 36, 55, 7], 65) == search_completion([19, 36, 55, 7], 65)
+    True
+    """
+    import random
+
+    from tasks.countdown.solver import solve
+
+    sol = solve(nums, target, integer_only=True) or solve(nums, target)
+    if sol is None:
+        return None
+    rng = random.Random(f"search:{sorted(nums)}:{target}")
+    misses = rng.choices([0, 1, 2], weights=[4, 4, 2])[0]
+    parts = []
+    for _ in range(misses):
+        tried = [_random_attempt(nums, rng) for _ in range(tries)]
+        tried = [t for t in tried if t[0] != target]
+        if tried:
+            parts.append(" ".join(min(tried, key=lambda t: abs(t[0] - target))[1]) + " no")
+    parts.append(" ".join(sol.steps))
+    return " ".join(parts) + "</think>\n<answer>" + sol.expression + "</answer>"
 
 
 def prompt_dataset(rows: list[dict], tokenizer, max_prompt_length: int):

@@ -1,4 +1,4 @@
-"""Cold-start traces (train/trl_rows.py): the solver's first solution, or one drawn from all of them."""
+"""Cold-start traces (train/trl_rows.py): the solver's first solution, one drawn from all of them, or a search."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 
 from tasks.countdown import verify_equation
 from tasks.countdown.solver import all_solutions
+from tasks.countdown.think_steps import check_steps
 from train.trl_rows import solver_completion
 
 TASKS = [([19, 36, 55, 7], 65), ([2, 3, 4], 10), ([44, 19, 35], 98), ([12, 97, 7, 15], 28), ([6, 4, 3, 2], 24),
@@ -32,3 +33,21 @@ def test_a_task_only_the_rational_search_solves_falls_back_to_it():
     # 3 3 8 8 -> 24 needs 8/(3-8/3): no integer-rule solution to draw from
     c = solver_completion([3, 3, 8, 8], 24, "diverse")
     assert c == solver_completion([3, 3, 8, 8], 24, "first") and verify_equation(answer(c), [3, 3, 8, 8], 24).ok
+
+
+def test_search_traces_compute_every_attempt_mark_each_miss_and_end_on_the_first_solution():
+    misses = 0
+    for nums, target in TASKS + [([3, 3, 8, 8], 24)]:
+        c = solver_completion(nums, target, "search")
+        think = c.split("</think>")[0]
+        *tried, last = think.split(" no ")
+        assert last == solver_completion(nums, target, "first").split("</think>")[0], c
+        assert c.endswith(solver_completion(nums, target, "first").split("</think>")[1]), c
+        assert verify_equation(answer(c), nums, target).ok, c
+        for attempt in tried:
+            right, written = check_steps(attempt, nums)
+            assert right == written == len(nums) - 1, attempt  # every step exact, every number used once
+            assert int(attempt.split("=")[-1]) != target, attempt  # a miss is a miss
+        assert c == solver_completion(list(nums), target, "search")  # seeded: the same trace every time
+        misses += len(tried)
+    assert misses >= 3, "search traces never showed a failed attempt"
