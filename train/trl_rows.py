@@ -36,21 +36,6 @@ def solver_completion(nums, target, traces: str = "first") -> str | None:
     return " ".join(sol.steps) + "</think>\n<answer>" + sol.expression + "</answer>"
 
 
-def _random_attempt(nums, rng):
-    """One full-depth try with the game's integer rule: (final value, its steps)."""
-    from tasks.countdown.solver import _combine
-
-    items = [int(n) for n in nums]
-    steps = []
-    while len(items) > 1:
-        i, j = rng.sample(range(len(items)), 2)
-        a, b = items[i], items[j]
-        value, op, x, y = rng.choice(list(_combine(a, b, integer_only=True)))
-        items = [items[k] for k in range(len(items)) if k not in (i, j)] + [value]
-        steps.append(f"{x}{op}{y}={value}")
-    return items[0], steps
-
-
 def search_completion(nums, target, tries: int = 24) -> str | None:
     """A trace that tries, checks and tries again (Stream of Search, arXiv 2404.03683, in small): up to
     two failed attempts (each the closest to the target of `tries` random ones, its steps computed and
@@ -62,7 +47,7 @@ def search_completion(nums, target, tries: int = 24) -> str | None:
     """
     import random
 
-    from tasks.countdown.solver import solve
+    from tasks.countdown.solver import random_attempt, solve
 
     sol = solve(nums, target, integer_only=True) or solve(nums, target)
     if sol is None:
@@ -71,7 +56,7 @@ def search_completion(nums, target, tries: int = 24) -> str | None:
     misses = rng.choices([0, 1, 2], weights=[4, 4, 2])[0]
     parts = []
     for _ in range(misses):
-        tried = [_random_attempt(nums, rng) for _ in range(tries)]
+        tried = [random_attempt(nums, rng) for _ in range(tries)]
         tried = [t for t in tried if t[0] != target]
         if tried:
             parts.append(" ".join(min(tried, key=lambda t: abs(t[0] - target))[1]) + " no")

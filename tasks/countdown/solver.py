@@ -128,6 +128,26 @@ def all_solutions(numbers, target) -> list[Solution]:
     return sorted(out, key=lambda s: (s.steps, s.expression))
 
 
+def random_attempt(numbers, rng) -> tuple[int, list[str]]:
+    """One full-depth try with the integer rule, each pair and operation drawn from `rng`: its final
+    value and its steps (the cold start's search traces show such tries).
+
+    >>> import random
+    >>> value, steps = random_attempt([2, 3, 4], random.Random(0))
+    >>> len(steps), steps[-1].endswith(f"={value}")
+    (2, True)
+    """
+    items = [int(n) for n in numbers]
+    steps = []
+    while len(items) > 1:
+        i, j = rng.sample(range(len(items)), 2)
+        a, b = items[i], items[j]
+        value, op, x, y = rng.choice(list(_combine(a, b, integer_only=True)))
+        items = [items[k] for k in range(len(items)) if k not in (i, j)] + [value]
+        steps.append(f"{x}{op}{y}={value}")
+    return items[0], steps
+
+
 def _balanced_outer(expr: str) -> bool:
     depth = 0
     for i, ch in enumerate(expr):
