@@ -20,7 +20,7 @@ per generation round, per GRPO step outside generation, per validation pass, the
 in each arm and priced at the recipe's whole work (its cold-start steps, curriculum pool, GRPO steps
 with the mean generation rounds a step of the main job's seeds, one validation pass per `save_steps`
 and one before training, the scoring). The ratio of the two prices is the work per minute the recipe's
-settings gain. The data preparation (the same in both) is left out.
+settings gain. The data preparation (built by the first arm, reused by the second) is left out.
 
 Run it with nothing else on the machine; the arms run back to back so machine drift hits both alike.
 """
@@ -83,13 +83,11 @@ def run_arm(name: str, overrides: list[str], work: list[str], data: Path, workdi
     steps = [r for r in steps if "generation_seconds" in r]
     gen, rounds = sum(r["generation_seconds"] for r in steps), sum(r["sampling_rounds"] for r in steps)
     grpo = ph["GRPO"]
-    pool = int(ph["curriculum"]["detail"].split()[0])
-    val_passes = int(grpo["detail"].split()[0])
     unit = {"s_per_sft_step": ph["cold start"]["seconds"] / ph["cold start"]["steps"],
-            "s_per_curriculum_prompt": ph["curriculum"]["seconds"] / pool,
+            "s_per_curriculum_prompt": ph["curriculum"]["seconds"] / ph["curriculum"]["prompts"],
             "s_per_generation_round": gen / rounds,
             "s_per_step_outside_generation": grpo["seconds_per_step"] - gen / len(steps),
-            "s_per_val_pass": grpo["validation_seconds"] / val_passes,
+            "s_per_val_pass": grpo["validation_seconds"] / grpo["validation_passes"],
             "s_scoring": ph["final scoring"]["seconds"] + ph.get("checkpoint choice", {}).get("seconds", 0.0)}
     return {"overrides": overrides, "wall_seconds": round(wall, 1), "phases": ph,
             "rounds_per_step": round(rounds / len(steps), 2),
@@ -119,11 +117,7 @@ def main(argv=None) -> int:
     if rounds is None:
         raise SystemExit("no --rounds given and benchmarks/results/main_job.json has no rounds_per_step")
     args.workdir.mkdir(parents=True, exist_ok=True)
-    data = args.workdir / "data"
-    if not (data / "manifest.json").is_file():
-        subprocess.run([sys.executable, "cli.py", "data", "--source", "synthetic", "--out", str(data),
-                        "--train-size", "40000", "--val-size", "500", "--test-size", "500", "--seed", "42"],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    data = args.workdir / "data"  # the first arm builds it with the recipe's sizes; the second reuses it
     work = recipe_work(rounds)
     arms = {name: run_arm(name, ov, args.work, data, args.workdir, args.threads) for name, ov in ARMS.items()}
     priced = {name: price(a["unit"], work) for name, a in arms.items()}

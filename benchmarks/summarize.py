@@ -245,7 +245,7 @@ def recipe_speed(r: dict) -> str:
     a = r["arms"]
     lines += ["", "Measured unit costs (s): " + "; ".join(
         f"{k.removeprefix('s_').replace('_', ' ')} {a['fp32']['unit'][k]:.3g} -> {a['recipe']['unit'][k]:.3g}"
-        for k in a["recipe"]["unit"]) + f". Rounds a step in the arms' own 30 steps: "
+        for k in a["recipe"]["unit"]) + f". Rounds a step in the arms' own GRPO steps: "
         f"{a['fp32']['rounds_per_step']} (fp32), {a['recipe']['rounds_per_step']} (recipe)."]
     return "\n".join(lines)
 

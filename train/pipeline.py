@@ -122,8 +122,8 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
         n_pool = len(grpo_rows)
         grpo_rows = curriculum_phase(cfg, run_dir, policy, grpo_rows, resume)
         if cfg.script.grpo_prompt_filter == "solvable_sometimes":
-            rec["detail"] = (f"{min(cfg.script.grpo_filter_pool, n_pool)} prompts x {cfg.script.grpo_filter_samples} "
-                             f"samples, {len(grpo_rows)} kept")
+            rec["prompts"] = min(cfg.script.grpo_filter_pool, n_pool)
+            rec["detail"] = f"{rec['prompts']} prompts x {cfg.script.grpo_filter_samples} samples, {len(grpo_rows)} kept"
     with clock.phase("GRPO") as rec:
         trainer, val_cb = grpo_phase(cfg, run_dir, policy, grpo_rows, splits, resume_from, rec)
     with clock.phase("checkpoint choice"):
@@ -269,8 +269,8 @@ def grpo_phase(cfg: RunConfig, run_dir: Path, policy: str, grpo_rows: list[dict]
         if steps:
             rec["seconds_per_step"] = round((seconds - val_s) / steps, 2)
         if val_cb:
-            rec["validation_seconds"] = round(val_s, 1)
-            rec["detail"] = f"{len(val_cb.history)} validation passes, {val_s / 60:.1f} min of it"
+            rec.update(validation_seconds=round(val_s, 1), validation_passes=len(val_cb.history))
+            rec["detail"] = f"{rec['validation_passes']} validation passes, {val_s / 60:.1f} min of it"
         for cb in trainer.callback_handler.callbacks:
             if isinstance(cb, TimeLimitCallback) and cb.fired:
                 rec["stopped_by"] = cb.fired

@@ -62,6 +62,10 @@ def test_same_seed_same_run(tmp_path, countdown_data_dir, taught_model_dir):
     _run(tmp_path / "b", countdown_data_dir, taught_model_dir)
     a, b = _facts(tmp_path / "a"), _facts(tmp_path / "b")
     assert a["steps"] == 4
+    # the phases' sizes as numbers, for benchmarks/recipe_speed.py to price each unit of work by
+    phases = json.loads((tmp_path / "a" / "summary.json").read_text())["phases"]
+    assert phases["curriculum"]["prompts"] == 8
+    assert phases["GRPO"]["validation_passes"] == len(a["val"])
     rewards = [m["reward_equation"] for m in a["metrics"] if "reward_equation" in m]
     assert any(r > 0 for r in rewards), rewards  # GRPO had something to learn from
     assert a == b
