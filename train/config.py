@@ -76,6 +76,12 @@ class ScriptArguments:
         default="first", metadata={"help": "Which solution a trace shows: the solver's first, one drawn at random "
                                            "(seeded per task) from all of a task's solutions, or 'search': up to two "
                                            "computed attempts that miss, each marked 'no', then the first solution."})
+    think_digits: Literal["forward", "reversed"] = field(
+        default="forward", metadata={"help": "How the traces (and the arithmetic lines) write each step's value: "
+                                             "'reversed' writes its digits least-significant first."})
+    cold_start_arithmetic_lines: int = field(
+        default=0, metadata={"help": "Lines of 8 solver steps (values learned, operands shown) mixed into the cold "
+                                     "start's traces, so a model from scratch learns to compute (0 = none)."})
     cold_start_max_traces: int = field(
         default=0, metadata={"help": "Cap on solver traces for SFT (0 = steps x batch size, disjoint from GRPO's)."}
     )

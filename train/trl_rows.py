@@ -13,7 +13,24 @@ from __future__ import annotations
 from tasks.countdown.data import DataError
 
 
-def solver_completion(nums, target, traces: str = "first") -> str | None:
+def reversed_result(step: str) -> str:
+    """A step with its value's digits written least-significant first, the order column addition
+    produces them (small transformers learn arithmetic far faster so: Lee et al., arXiv 2307.03387).
+    Operands keep their order; a value that is not a plain integer stays as it is.
+
+    >>> reversed_result("36-19=17"), reversed_result("4*25=100"), reversed_result("19-36=-17")
+    ('36-19=71', '4*25=001', '19-36=-17')
+    """
+    lhs, _, value = step.rpartition("=")
+    return f"{lhs}={value[::-1]}" if value.isdigit() else step
+
+
+def render_steps(steps, digits: str = "forward") -> str:
+    """The think block's steps, space-separated, their values in `digits` order."""
+    return " ".join(reversed_result(s) if digits == "reversed" else s for s in steps)
+
+
+def solver_completion(nums, target, traces: str = "first", digits: str = "forward") -> str | None:
     """The cold-start target text: one step per operation, then the answer (None if unsolvable).
     `traces="diverse"` shows one of the task's solutions drawn with a seed of its own:
 
@@ -25,7 +42,7 @@ def solver_completion(nums, target, traces: str = "first") -> str | None:
     from tasks.countdown.solver import all_solutions, solve
 
     if traces == "search":
-        return search_completion(nums, target)
+        return search_completion(nums, target, digits=digits)
     sols = all_solutions(sorted(nums), target) if traces == "diverse" else []
     if sols:
         sol = random.Random(f"{sorted(nums)}:{target}").choice(sols)
@@ -33,10 +50,10 @@ def solver_completion(nums, target, traces: str = "first") -> str | None:
         sol = solve(nums, target, integer_only=True) or solve(nums, target)
     if sol is None:
         return None
-    return " ".join(sol.steps) + "</think>\n<answer>" + sol.expression + "</answer>"
+    return render_steps(sol.steps, digits) + "</think>\n<answer>" + sol.expression + "</answer>"
 
 
-def search_completion(nums, target, tries: int = 24) -> str | None:
+def search_completion(nums, target, tries: int = 24, digits: str = "forward") -> str | None:
     """A trace that tries, checks and tries again (Stream of Search, arXiv 2404.03683, in small): up to
     two failed attempts (each the closest to the target of `tries` random ones, its steps computed and
     its miss marked "no"), then the solver's first solution. Seeded per task. Tried on the embedded
@@ -59,8 +76,8 @@ def search_completion(nums, target, tries: int = 24) -> str | None:
         tried = [random_attempt(nums, rng) for _ in range(tries)]
         tried = [t for t in tried if t[0] != target]
         if tried:
-            parts.append(" ".join(min(tried, key=lambda t: abs(t[0] - target))[1]) + " no")
-    parts.append(" ".join(sol.steps))
+            parts.append(render_steps(min(tried, key=lambda t: abs(t[0] - target))[1], digits) + " no")
+    parts.append(render_steps(sol.steps, digits))
     return " ".join(parts) + "</think>\n<answer>" + sol.expression + "</answer>"
 
 
@@ -83,7 +100,7 @@ def prompt_dataset(rows: list[dict], tokenizer, max_prompt_length: int):
     return Dataset.from_dict(out)
 
 
-def sft_dataset(rows: list[dict], tokenizer, limit: int, traces: str = "first"):
+def sft_dataset(rows: list[dict], tokenizer, limit: int, traces: str = "first", digits: str = "forward"):
     """Cold-start rows (prompt, completion) for TRL's SFTTrainer; loss on the completion only."""
     from datasets import Dataset
 
@@ -93,7 +110,7 @@ def sft_dataset(rows: list[dict], tokenizer, limit: int, traces: str = "first"):
     for r in rows:
         if len(prompts) >= limit:
             break
-        c = solver_completion(r["nums"], r["target"], traces)
+        c = solver_completion(r["nums"], r["target"], traces, digits)
         if c is None:
             continue
         prompts.append(render_prompt(tokenizer, r["nums"], r["target"]))
@@ -103,4 +120,52 @@ def sft_dataset(rows: list[dict], tokenizer, limit: int, traces: str = "first"):
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
 
 
-__all__ = ["prompt_dataset", "sft_dataset", "solver_completion"]
+def arithmetic_dataset(rows: list[dict], tokenizer, n_lines: int, per_line: int, digits: str, seed: int):
+    """Tokenized rows for the base model's arithmetic phase: lines of `per_line` steps drawn at random
+    (seeded) from the solver's steps of `rows`, written as the traces write them. Only each step's value
+    (and the space after it) is learned: a model also taught the random operands writes random numbers
+    into its traces where it should copy the task's (a tried run: 0.2% on validation after the cold start)."""
+    import random
+
+    from datasets import Dataset
+
+    from tasks.countdown.solver import solve
+
+    steps = []
+    for r in rows:
+        sol = solve(r["nums"], r["target"], integer_only=True)
+        if sol is not None:
+            steps.extend(sol.steps)
+    if not steps:
+        raise DataError("no solvable task to draw arithmetic steps from")
+    rng = random.Random(f"arithmetic:{seed}")
+
+    pieces = []  # per line: (shown, learned) text pairs, tokenized in one batch below
+    for _ in range(n_lines):
+        for k, step in enumerate(rng.choices(steps, k=per_line)):
+            lhs, _, value = render_steps([step], digits).rpartition("=")
+            pieces += [lhs + "=", value + (" " if k < per_line - 1 else "")]
+    ids = tokenizer(pieces, add_special_tokens=False)["input_ids"]
+    input_ids, labels = [], []
+    for i in range(0, len(ids), 2 * per_line):
+        line = ids[i:i + 2 * per_line]
+        input_ids.append([t for piece in line for t in piece])
+        labels.append([t if j % 2 else -100 for j, piece in enumerate(line) for t in piece])
+    return Dataset.from_dict({"input_ids": input_ids, "labels": labels})
+
+
+def with_arithmetic(traces, arithmetic, tokenizer):
+    """One tokenized dataset of the cold-start traces (loss on the completion and its EOS, as TRL's
+    SFTTrainer computes it) and the arithmetic rows; the trainer's sampler shuffles them together."""
+    from datasets import Dataset, concatenate_datasets
+
+    prompts = tokenizer(list(traces["prompt"]), add_special_tokens=False)["input_ids"]
+    completions = tokenizer([c + tokenizer.eos_token for c in traces["completion"]],
+                            add_special_tokens=False)["input_ids"]
+    rows = Dataset.from_dict({"input_ids": [p + c for p, c in zip(prompts, completions)],
+                              "labels": [[-100] * len(p) + c for p, c in zip(prompts, completions)]})
+    return concatenate_datasets([rows, arithmetic])
+
+
+__all__ = ["arithmetic_dataset", "prompt_dataset", "render_steps", "reversed_result", "sft_dataset",
+           "solver_completion", "with_arithmetic"]

@@ -24,3 +24,33 @@ def test_the_cold_start_runs_the_recipes_attention(shrunk_recipe, countdown_data
     out = cold_start(str(cfg.model.model_name_or_path), rows, cfg, tmp_path / "sft", log=lambda *a: None)
     assert (out / "config.json").is_file()
     assert bool(calls) is sdpa_calls, f"{len(calls)} SDPA calls with attn_implementation={attention}"
+
+
+
+def test_arithmetic_lines_join_the_traces_which_keep_the_tokens_and_loss_trl_gives_them(tiny_model_dir,
+                                                                                      countdown_data_dir, tmp_path):
+    from trl import SFTConfig, SFTTrainer
+
+    from train.modeling import load_tokenizer
+    from train.trl_rows import arithmetic_dataset, sft_dataset, with_arithmetic
+
+    tok = load_tokenizer(str(tiny_model_dir))
+    rows = load_split(countdown_data_dir, "train")[:16]
+    traces = sft_dataset(rows, tok, 8, digits="reversed")
+    mixed = with_arithmetic(traces, arithmetic_dataset(rows, tok, 4, 8, "reversed", seed=0), tok)
+    args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none", max_length=None)
+    by_trl = SFTTrainer(model=str(tiny_model_dir), args=args, train_dataset=traces, processing_class=tok).train_dataset
+    assert len(mixed) == 12
+    assert mixed["input_ids"][:8] == by_trl["input_ids"]
+    assert mixed["labels"][:8] == by_trl["labels"]  # the loss on each trace's completion and EOS alone
+    assert all(-100 in labels and labels[-1] == tok.eos_token_id for labels in by_trl["labels"])
+
+
+def test_a_cold_start_with_arithmetic_lines_trains(shrunk_recipe, countdown_data_dir, tmp_path):
+    cfg = resolve(shrunk_recipe(cold_start_steps=2, cold_start_batch_size=4, cold_start_arithmetic_lines=4,
+                                think_digits="reversed"))
+    rows = load_split(countdown_data_dir, "train")[:16]
+    logged = []
+    out = cold_start(str(cfg.model.model_name_or_path), rows, cfg, tmp_path / "sft", log=logged.append)
+    assert (out / "config.json").is_file()
+    assert "and 4 lines of their steps' arithmetic" in logged[0]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tasks.countdown import verify_equation
 from tasks.countdown.solver import all_solutions
 from tasks.countdown.think_steps import check_steps
-from train.trl_rows import solver_completion
+from train.trl_rows import arithmetic_dataset, reversed_result, solver_completion
 
 TASKS = [([19, 36, 55, 7], 65), ([2, 3, 4], 10), ([44, 19, 35], 98), ([12, 97, 7, 15], 28), ([6, 4, 3, 2], 24),
          ([8, 5, 3], 1), ([10, 2, 5, 1], 20), ([9, 3, 6], 18)]
@@ -51,3 +53,37 @@ def test_search_traces_compute_every_attempt_mark_each_miss_and_end_on_the_first
         assert c == solver_completion(list(nums), target, "search")  # seeded: the same trace every time
         misses += len(tried)
     assert misses >= 3, "search traces never showed a failed attempt"
+
+
+@pytest.mark.parametrize("traces", ["first", "search"])
+def test_reversed_traces_write_each_value_least_significant_digit_first_and_nothing_else_changes(traces):
+    turned = 0
+    for nums, target in TASKS:
+        fwd, rev = solver_completion(nums, target, traces), solver_completion(nums, target, traces, "reversed")
+        assert fwd.split("</think>")[1] == rev.split("</think>")[1]  # the answer is written as always
+        fwd_steps, rev_steps = fwd.split("</think>")[0].split(" "), rev.split("</think>")[0].split(" ")
+        assert len(fwd_steps) == len(rev_steps)
+        for f, r in zip(fwd_steps, rev_steps):
+            if "=" not in f:  # a search trace's "no"
+                assert f == r
+                continue
+            (lhs_f, val_f), (lhs_r, val_r) = f.rsplit("=", 1), r.rsplit("=", 1)
+            assert lhs_f == lhs_r and val_r == val_f[::-1], (f, r)
+        turned += sum(len(s.rsplit("=", 1)[1]) > 1 for s in rev_steps if "=" in s)
+    assert turned >= 5  # multi-digit values were turned
+
+
+def test_the_arithmetic_rows_teach_the_values_alone_seeded():
+    from train.tiny_model import build_tokenizer
+
+    tok = build_tokenizer()
+    rows = [{"nums": n, "target": t} for n, t in TASKS]
+    ds = arithmetic_dataset(rows, tok, n_lines=6, per_line=4, digits="reversed", seed=0)
+    assert ds["input_ids"] == arithmetic_dataset(rows, tok, 6, 4, "reversed", seed=0)["input_ids"]
+    assert ds["input_ids"] != arithmetic_dataset(rows, tok, 6, 4, "reversed", seed=1)["input_ids"]
+    steps = {s for n, t in TASKS for s in solver_completion(n, t).split("</think>")[0].split(" ")}
+    for ids, labels in zip(ds["input_ids"], ds["labels"]):
+        line = tok.decode(ids).split(" ")
+        assert len(line) == 4 and all(s in {reversed_result(x) for x in steps} for s in line)
+        learned = tok.decode([i for i, lab in zip(ids, labels) if lab != -100])
+        assert learned == " ".join(s.rsplit("=", 1)[1] for s in line)  # the values, never an operand
