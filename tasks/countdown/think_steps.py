@@ -13,6 +13,12 @@ not used yet, or the result of an earlier step not used yet, each once.
     (0, 2)
     >>> check_steps("no steps here", [1, 2])
     (0, 0)
+
+A block written with each value's digits least-significant first (the opt-in `think_digits: reversed`
+traces) is read that way: a block counts in whichever digit order makes more of its steps right.
+
+    >>> check_steps("36-19=71 55-7=84 17+48=56", [19, 36, 55, 7])
+    (3, 3)
 """
 
 from __future__ import annotations
@@ -52,12 +58,18 @@ def _value(a: Fraction, op: str, b: Fraction) -> Fraction | None:
 
 
 def check_steps(reasoning: str, nums) -> tuple[int, int]:
-    """(right, written) steps of a think block for the task's `nums`."""
+    """(right, written) steps of a think block for the task's `nums`, in the digit order that reads more right."""
+    return max(_check(reasoning, nums, False), _check(reasoning, nums, True))
+
+
+def _check(reasoning: str, nums, reversed_values: bool) -> tuple[int, int]:
     text = reasoning[:_MAX_THINK_CHARS]
     on_hand = Counter(Fraction(int(n)) for n in nums)
     right = written = 0
     for a, op, b, c in _STEP.findall(text):
         written += 1
+        if reversed_values and c.isdigit():
+            c = c[::-1]
         a, b, c = _number(a), _number(b), _number(c)
         if a is None or b is None or c is None:
             continue
