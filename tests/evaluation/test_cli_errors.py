@@ -21,7 +21,14 @@ from tests.evaluation.conftest import free_port
 
 
 def run_cli(*args):
-    result = CliRunner().invoke(cli.main, ["evaluate", *map(str, args)])
+    # In a thread of its own, as a `cli.py` process has its own main thread: an earlier test on the same
+    # xdist worker can leave an asyncio loop marked running on this one, and lm-eval's API model then
+    # fails in asyncio.run() (seen once in CI, order-dependent).
+    box = []
+    worker = threading.Thread(target=lambda: box.append(CliRunner().invoke(cli.main, ["evaluate", *map(str, args)])))
+    worker.start()
+    worker.join()
+    result = box[0]
     assert "Traceback" not in result.output, result.output
     return result
 
