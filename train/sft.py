@@ -30,10 +30,12 @@ def cold_start_record(out_dir: Path) -> dict:
 
 def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print) -> Path:
     """Train `cfg.script.cold_start_steps` SFT steps; return the saved model dir."""
-    from .trl_rows import arithmetic_dataset, sft_dataset, with_arithmetic
-    from .modeling import load_tokenizer
+    from trl import SFTConfig, SFTTrainer
 
-    s = cfg.script
+    from .trl_rows import arithmetic_dataset, sft_dataset, with_arithmetic
+    from .modeling import load_tokenizer, master_dtype
+
+    s, g = cfg.script, cfg.grpo
     if (out_dir / "config.json").is_file() and (out_dir / DONE).is_file():
         log(f"cold start: reusing {out_dir}")
         return out_dir
@@ -43,29 +45,18 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
     n_traces, note = len(ds), ""
     if s.cold_start_arithmetic_lines:
         ds = with_arithmetic(ds, arithmetic_dataset(rows, tok, s.cold_start_arithmetic_lines, 8, s.think_digits,
-                                                    cfg.grpo.seed), tok)
+                                                    g.seed), tok)
         note = f" and {s.cold_start_arithmetic_lines} lines of their steps' arithmetic"
     log(f"cold start: SFT {s.cold_start_steps} steps x {s.cold_start_batch_size} "
         f"on {n_traces} solver traces ({s.cold_start_traces} solutions){note}")
-    return _train(model_path, tok, ds, cfg, out_dir, s.cold_start_steps, s.cold_start_learning_rate,
-                  s.cold_start_lr_scheduler_type, s.cold_start_max_minutes, log)
-
-
-def _train(model_path: str, tok, ds, cfg, out_dir: Path, steps: int, lr: float, scheduler: str,
-           max_minutes: float, log) -> Path:
-    from trl import SFTConfig, SFTTrainer
-
-    from .modeling import master_dtype
-
-    s, g = cfg.script, cfg.grpo
     args = SFTConfig(
         output_dir=str(out_dir),
-        max_steps=steps,
+        max_steps=s.cold_start_steps,
         per_device_train_batch_size=s.cold_start_batch_size,
-        learning_rate=lr,
-        lr_scheduler_type=scheduler,
+        learning_rate=s.cold_start_learning_rate,
+        lr_scheduler_type=s.cold_start_lr_scheduler_type,
         warmup_steps=s.cold_start_warmup_steps,
-        logging_steps=max(1, steps // 10),
+        logging_steps=max(1, s.cold_start_steps // 10),
         save_strategy="no",
         report_to="none",
         use_cpu=g.use_cpu,
@@ -81,14 +72,14 @@ def _train(model_path: str, tok, ds, cfg, out_dir: Path, steps: int, lr: float, 
     )
     from .callbacks import TimeLimitCallback
 
-    callbacks = [TimeLimitCallback(max_minutes, log)] if max_minutes else []
+    callbacks = [TimeLimitCallback(s.cold_start_max_minutes, log)] if s.cold_start_max_minutes else []
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=ds, processing_class=tok, callbacks=callbacks)
     trainer.train()
     trainer.save_model(str(out_dir))  # writes on the main process only (collective under ZeRO-3)
     if trainer.is_world_process_zero():
         tok.save_pretrained(str(out_dir))
         # steps reached of planned: a cold start cut by a cap is named in the run's summary (train.phases)
-        done = {"steps": trainer.state.global_step, "planned_steps": steps}
+        done = {"steps": trainer.state.global_step, "planned_steps": s.cold_start_steps}
         if callbacks and callbacks[0].fired:
             done["stopped_by"] = callbacks[0].fired
         (out_dir / DONE).write_text(json.dumps(done) + "\n")

@@ -121,10 +121,10 @@ def sft_dataset(rows: list[dict], tokenizer, limit: int, traces: str = "first", 
 
 
 def arithmetic_dataset(rows: list[dict], tokenizer, n_lines: int, per_line: int, digits: str, seed: int):
-    """Tokenized rows for the base model's arithmetic phase: lines of `per_line` steps drawn at random
-    (seeded) from the solver's steps of `rows`, written as the traces write them. Only each step's value
-    (and the space after it) is learned: a model also taught the random operands writes random numbers
-    into its traces where it should copy the task's (a tried run: 0.2% on validation after the cold start)."""
+    """Tokenized arithmetic lines for the cold start (`cold_start_arithmetic_lines`): `per_line` steps drawn
+    at random (seeded) from the solver's steps of `rows`, written as the traces write them. Only each step's
+    value (and the space after it) is learned; the operands are random here, where a trace must copy the
+    task's (docs/2026-12-03-a-cold-start-that-computes.md)."""
     import random
 
     from datasets import Dataset

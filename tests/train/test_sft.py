@@ -26,7 +26,6 @@ def test_the_cold_start_runs_the_recipes_attention(shrunk_recipe, countdown_data
     assert bool(calls) is sdpa_calls, f"{len(calls)} SDPA calls with attn_implementation={attention}"
 
 
-
 def test_arithmetic_lines_join_the_traces_which_keep_the_tokens_and_loss_trl_gives_them(tiny_model_dir,
                                                                                       countdown_data_dir, tmp_path):
     from trl import SFTConfig, SFTTrainer
