@@ -3,12 +3,13 @@
     .venv/bin/python benchmarks/recipe_speed.py          # ~15 min on 2 cores; writes benchmarks/results/recipe_speed.json
 
 Why: the embedded recipe computes in bf16 (`bf16: true`), samples its rollouts from a bf16 copy of the
-policy (`generation_dtype: bfloat16`) and runs eager attention; until 2026-12-02 it ran all of it in fp32
-with SDPA. Whether that makes the whole run faster, and by how much, is a question about the real
+policy (`generation_dtype: bfloat16`), runs eager attention and generates with a KV cache that does not
+copy itself at every token (`kv_cache: buffer`); until 2026-12-02 it ran all of it in fp32 with SDPA and
+transformers' own cache. Whether that makes the whole run faster, and by how much, is a question about the real
 pipeline (TRL's trainers, the curriculum, dynamic sampling, validation, scoring), not about one kernel.
 So each arm runs `cli.py train` itself, one after the other, on the same data with the same seed:
 
-    fp32     --set bf16=false --set generation_dtype=auto --set attn_implementation=sdpa
+    fp32     --set bf16=false --set generation_dtype=auto --set attn_implementation=sdpa --set kv_cache=dynamic
     recipe   train/recipes/tiny-cpu.yaml as it is
 
 each on part of the recipe's work (`--work`: the recipe's own 450 cold-start steps, since a shorter cold
@@ -41,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "recipe_speed.json"
 MAIN_JOB = ROOT / "benchmarks" / "results" / "main_job.json"
-ARMS = {"fp32": ["bf16=false", "generation_dtype=auto", "attn_implementation=sdpa"], "recipe": []}
+ARMS = {"fp32": ["bf16=false", "generation_dtype=auto", "attn_implementation=sdpa", "kv_cache=dynamic"], "recipe": []}
 WORK = ["grpo_filter_pool=512", "max_steps=30", "save_steps=10"]
 
 

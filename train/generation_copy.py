@@ -22,6 +22,8 @@ from trl import GRPOTrainer
 
 from common import private_api
 
+from .decode_cache import cache_kwargs
+
 # Wraps GRPOTrainer's private _generate_and_score_completions (common/private_api.py says why).
 private_api.check(__name__)
 
@@ -57,7 +59,7 @@ def generating_with(model, copy):
 
     def generate(*args, **kwargs):
         refresh(copy, model)
-        return copy.generate(*args, **kwargs)
+        return copy.generate(*args, **{**cache_kwargs(copy), **kwargs})
 
     had = "generate" in vars(model)
     before = vars(model).get("generate")

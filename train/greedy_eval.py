@@ -21,6 +21,8 @@ def generate_completions(model, tokenizer, rows: list[dict], batch_size: int, nu
 
     from tasks.countdown.prompt import render_prompt
 
+    from .decode_cache import cache_kwargs
+
     was_training = model.training
     model.eval()
     pad_side = tokenizer.padding_side
@@ -32,7 +34,7 @@ def generate_completions(model, tokenizer, rows: list[dict], batch_size: int, nu
             enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             with torch.inference_mode():
                 out = model.generate(**enc, num_return_sequences=num_return_sequences,
-                                     pad_token_id=tokenizer.pad_token_id, **generate_kwargs)
+                                     pad_token_id=tokenizer.pad_token_id, **cache_kwargs(model), **generate_kwargs)
             yield chunk, tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     finally:
         tokenizer.padding_side = pad_side

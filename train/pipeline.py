@@ -105,6 +105,9 @@ def run(cfg: RunConfig, resume: bool = False) -> dict:
     t_start = time.time()
     clock = PhaseClock()
     threads = set_threads(cfg.script.torch_num_threads, cfg.grpo.use_cpu)
+    from . import decode_cache
+
+    decode_cache.use(cfg.script.kv_cache)
     if note := note_cpu_bf16(cfg.grpo.bf16, cfg.grpo.use_cpu):
         log(note)
     run_dir = cfg.output_dir
