@@ -93,7 +93,30 @@ def steps_reward(completions, nums, **kwargs) -> list[float]:
     return out
 
 
-# Registered by name (TRL logs each reward under the function's __name__).
-REWARD_FUNCS = {"format": format_reward, "equation": equation_reward, "steps": steps_reward}
+def closeness_reward(completions, nums, target, **kwargs) -> list[float]:
+    """How near the answer's value lands to the target when it uses exactly the task's numbers:
+    1.0 when `verify` accepts it, 1 - |value - target| / target for a wrong value (0.0 past twice the
+    target or below zero), 0.0 for anything else. Partial credit gives a group reward spread where no
+    sample hits the target (most 4-number tasks for a small model); `equation` still pays only the
+    exact answer.
 
-__all__ = ["format_reward", "equation_reward", "steps_reward", "REWARD_FUNCS", "completion_text", "extract_answer"]
+        >>> closeness_reward(["x</think><answer>(9-1)*7</answer>"], nums=[[1, 7, 9]], target=[64])
+        [0.875]
+    """
+    out = []
+    for c, n, t in zip(completions, nums, target, strict=True):
+        v = verify(completion_text(c), n, t)
+        if v.ok:
+            out.append(1.0)
+        elif v.reason == "wrong_value" and isinstance(t, int) and t > 0:
+            out.append(max(0.0, 1.0 - float(abs(v.value - t)) / t))
+        else:
+            out.append(0.0)
+    return out
+
+
+# Registered by name (TRL logs each reward under the function's __name__).
+REWARD_FUNCS = {"format": format_reward, "equation": equation_reward, "steps": steps_reward,
+                "closeness": closeness_reward}
+
+__all__ = ["format_reward", "equation_reward", "steps_reward", "closeness_reward", "REWARD_FUNCS", "completion_text", "extract_answer"]

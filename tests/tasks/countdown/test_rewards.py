@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.countdown import ASSISTANT_PREFILL, REWARD_FUNCS, build_messages, equation_reward, format_reward, verify
-from tasks.countdown.rewards import steps_reward
+from tasks.countdown.rewards import closeness_reward, steps_reward
 from tests.conftest import short_id
 
 NUMS, TARGET = [19, 36, 55, 7], 65
@@ -116,7 +116,8 @@ def test_multimodal_content_parts_are_read():
 def test_registry_keeps_names_and_trl_signature():
     assert {name: f.__name__ for name, f in REWARD_FUNCS.items()} == {"format": "format_reward",
                                                                      "equation": "equation_reward",
-                                                                     "steps": "steps_reward"}
+                                                                     "steps": "steps_reward",
+                                                                     "closeness": "closeness_reward"}
     for f in REWARD_FUNCS.values():
         params = inspect.signature(f).parameters
         assert "completions" in params
@@ -167,3 +168,22 @@ def test_prefill_is_added_only_when_missing_after_leading_whitespace():
     at_cap = "<think>" + "y" * (_MAX_FORMAT_CHARS - len("<think>") - len(body)) + body
     assert len(at_cap) == _MAX_FORMAT_CHARS and is_well_formatted(at_cap)
     assert not is_well_formatted(at_cap.replace("<think>", "<think>y"))
+
+
+def test_closeness_pays_near_misses_with_the_right_numbers_only():
+    nums, target = [[1, 7, 9]], [64]
+    def score(answer):
+        return closeness_reward([f"x</think><answer>{answer}</answer>"], nums=nums, target=target)[0]
+    assert score("9*7+1") == 1.0                       # exact
+    assert score("(9-1)*7") == 1 - 8 / 64               # 56: near
+    assert score("9*7-1") > score("(9-1)*7") > score("9+7+1") > 0  # 62 > 56 > 17
+    assert score("9*7*1*2") == 0.0                     # a number not on hand
+    assert score("9*7") == 0.0                         # a number left out
+    assert score("(9+7)*1*9") == 0.0                   # 9 used twice
+    assert score("9-7-1-") == 0.0                      # not an equation
+    assert score("9*(7+1)") == 1 - 8 / 64               # 72: as near from above
+    assert score("7/(9-1)") == 1 - (64 - 7 / 8) / 64    # a fraction is a value too
+    assert closeness_reward(["no answer"], nums=nums, target=target) == [0.0]
+    assert closeness_reward(["x</think><answer>9*7*8</answer>"], nums=nums, target=target) == [0.0]
+    # far past the target: nothing (not negative)
+    assert closeness_reward(["x</think><answer>(9+1)*7</answer>"], nums=[[1, 7, 9]], target=[20]) == [0.0]
