@@ -20,8 +20,11 @@ far it is from what the machine can do with these shapes. One run measures:
    Useful FLOP: 6·N·tokens for a training step, 2·N·tokens for generation (N = non-embedding
    parameters + lm_head; attention's own FLOP is small at these lengths and left out).
    The rollouts (curriculum, GRPO) run a second time from the recipe's bf16 generation copy
-   (`generation_dtype: bfloat16`, train/generation_copy.py: bf16 weights, eager attention), and the GRPO
-   round a third time from a bf16 copy with SDPA attention (why eager); each against bf16 `matmul`.
+   (`generation_dtype: bfloat16`, train/generation_copy.py: bf16 weights, eager attention), a third time
+   from that copy with the copy-free KV cache the recipe generates with (`kv_cache: buffer`,
+   train/decode_cache.py), and the GRPO round once more from a bf16 copy with SDPA attention (why
+   eager); each against bf16 `matmul`. Validation runs a second time as the recipe validates: the fp32
+   policy with eager attention and the copy-free cache.
    The two training steps run three times: in fp32 with SDPA attention (the recipe until 2026-12-02), and
    under bf16 CPU autocast as the recipe's `bf16: true` computes them (fp32 master weights), once with the
    recipe's eager attention and once with SDPA; a bf16 row's roofline is bf16 `matmul` at the same M, and
@@ -196,12 +199,17 @@ def main(argv=None) -> int:
     # generation: HF generate, every sequence its full length; the rollouts (curriculum, GRPO) also from
     # the recipe's bf16 generation copy (generation_dtype: bfloat16), with eager attention and, to show why
     # not, with SDPA
+    from train.decode_cache import growing_cache
     from train.generation_copy import generation_model
 
     model.eval()
+    eager.eval()
     copies = {"bf16 copy": generation_model(model), "bf16 copy, SDPA": generation_model(model, attention="sdpa")}
+    # the recipe now: the rollouts from the bf16 copy and validation on the (eager) policy, with the copy-free cache
+    now = {"bf16 copy, buffer cache": (copies["bf16 copy"], True), "fp32, eager, buffer cache": (eager, True)}
+    copies = {name: (m, False) for name, m in copies.items()} | now
 
-    def gen(prompts, samples, sample=True, m=model):
+    def gen(prompts, samples, sample=True, m=model, buffer_cache=False):
         ids = torch.randint(0, vocab, (prompts, PROMPT))
         # left padding, as every real batch has (3- and 4-number prompts differ in length): 0-6 pad tokens a row;
         # without a padding mask SDPA takes another kernel and the bf16 rows measure something no run does
@@ -211,20 +219,23 @@ def main(argv=None) -> int:
             kw |= dict(num_return_sequences=samples, temperature=0.5, top_k=0, top_p=1.0)
 
         def run():
+            cache = {"past_key_values": growing_cache()} if buffer_cache else {}  # a fresh one per call, as the recipe
             with torch.inference_mode():
-                m.generate(input_ids=ids, attention_mask=mask, **kw)
+                m.generate(input_ids=ids, attention_mask=mask, **kw, **cache)
         return run
 
     # the copies run only for the rollouts: validation and final scoring stay on the fp32 model
-    for phase, p, k, sample, names in (("curriculum generation", 32, 8, True, ("bf16 copy",)),
-                                       ("GRPO generation (one round)", 8, 16, True, ("bf16 copy", "bf16 copy, SDPA")),
-                                       ("validation / final scoring", 125, 1, False, ())):
+    for phase, p, k, sample, names in (("curriculum generation", 32, 8, True, ("bf16 copy", "bf16 copy, buffer cache")),
+                                       ("GRPO generation (one round)", 8, 16, True,
+                                        ("bf16 copy", "bf16 copy, SDPA", "bf16 copy, buffer cache")),
+                                       ("validation / final scoring", 125, 1, False, ("fp32, eager, buffer cache",))):
         seqs = p * k
         what, tokens = f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs * (PROMPT + COMPLETION)
         s = time_it(gen(p, k, sample), max(1, args.reps - 1))
         add(phase, what, seqs, tokens, s, 2 * n)
         for name in names:
-            add(phase, what, seqs, tokens, time_it(gen(p, k, sample, copies[name]), max(1, args.reps - 1)), 2 * n,
+            m, buffer_cache = copies[name]
+            add(phase, what, seqs, tokens, time_it(gen(p, k, sample, m, buffer_cache), max(1, args.reps - 1)), 2 * n,
                 name, baseline=s)
 
     # why generation sits far under its roofline: one decode step at M = 128 sequences, taken apart

@@ -119,4 +119,5 @@ def closeness_reward(completions, nums, target, **kwargs) -> list[float]:
 REWARD_FUNCS = {"format": format_reward, "equation": equation_reward, "steps": steps_reward,
                 "closeness": closeness_reward}
 
-__all__ = ["format_reward", "equation_reward", "steps_reward", "closeness_reward", "REWARD_FUNCS", "completion_text", "extract_answer"]
+__all__ = ["format_reward", "equation_reward", "steps_reward", "closeness_reward", "REWARD_FUNCS", "completion_text",
+           "extract_answer"]
