@@ -39,6 +39,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from main_job import machine  # the machine's description, one owner (benchmarks/ is the script's dir)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "recipe_speed.json"
 MAIN_JOB = ROOT / "benchmarks" / "results" / "main_job.json"
@@ -131,7 +133,9 @@ def main(argv=None) -> int:
         print(f"{k:<34}{base[k]:>10.1f}{new[k]:>10.1f}{base[k] / new[k]:>9.2f}x")
     tb, tn = sum(base.values()), sum(new.values())
     print(f"{'whole run':<34}{tb:>10.1f}{tn:>10.1f}{tb / tn:>9.2f}x")
-    result = {"date": date.today().isoformat(), "cpus": len(os.sched_getaffinity(0)), "threads": args.threads,
+    result = {"date": date.today().isoformat(), "cpus": len(os.sched_getaffinity(0)),
+              "cpu_model": machine()["cpu_model"],
+              "threads": args.threads,
               "work_per_arm": args.work, "recipe_work": work, "arms": arms,
               "priced_seconds": {n: {k: round(v, 1) for k, v in p.items()} for n, p in priced.items()},
               "whole_speedup": round(tb / tn, 2)}

@@ -46,6 +46,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from main_job import machine  # the machine's description, one owner (benchmarks/ is the script's dir)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "roofline.json"
@@ -245,6 +247,7 @@ def main(argv=None) -> int:
 
     result = {"command": "python benchmarks/roofline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "date": date.today().isoformat(), "threads": threads, "cpus": len(os.sched_getaffinity(0)),
+              "cpu_model": machine()["cpu_model"],
               "matmul_params": n, "rows": rows,
               "decode_step_128": {k: round(v * 1e3, 2) for k, v in decode.items()}}
     args.out.write_text(json.dumps(result, indent=2) + "\n")

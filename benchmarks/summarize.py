@@ -210,8 +210,13 @@ def render_root_readme(text: str) -> str:
     return "\n".join(lines)
 
 
+def cpu_model(r: dict) -> str:
+    """' (MODEL)' when the result names its CPU: ratios move between CPUs (bf16 units, AMX)."""
+    return f" ({r['cpu_model']})" if r.get("cpu_model") else ""
+
+
 def roofline(r: dict) -> str:
-    lines = [f"{r['date']}, {r['cpus']} CPU cores, {r['threads']} torch thread(s); the tiny model's "
+    lines = [f"{r['date']}, {r['cpus']} CPU cores{cpu_model(r)}, {r['threads']} torch thread(s); the tiny model's "
              f"{r['matmul_params'] / 1e6:.2f}M matmul parameters. A bf16 row computes under CPU autocast (fp32 "
              "master weights), as `bf16: true` does, against bf16 `matmul` at the same M; a training row names its "
              "attention (the recipe trains with eager attention, cold start and GRPO); a bf16 copy row generates from "
@@ -233,7 +238,7 @@ def roofline(r: dict) -> str:
 
 def recipe_speed(r: dict) -> str:
     w, fp, new = r["recipe_work"], r["priced_seconds"]["fp32"], r["priced_seconds"]["recipe"]
-    lines = [f"{r['date']}, {r['cpus']} CPU cores, {r['threads']} torch thread(s). Each arm ran "
+    lines = [f"{r['date']}, {r['cpus']} CPU cores{cpu_model(r)}, {r['threads']} torch thread(s). Each arm ran "
              f"`{' '.join(r['work_per_arm'])}`; priced at the recipe's work: {w['cold_start_steps']} SFT steps, "
              f"{w['curriculum_prompts']:,} curriculum prompts, {w['grpo_steps']} GRPO steps x "
              f"{w['rounds_per_step']:.2f} generation rounds, {w['val_passes']} validation passes, the scoring.", "",
