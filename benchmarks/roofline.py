@@ -166,7 +166,7 @@ def main(argv=None) -> int:
         if baseline:
             row["speedup_vs_fp32"] = round(baseline / seconds, 2)
         rows.append(row)
-        print(f"{phase:<28}{precision:<17}{what:<30}{tokens / seconds:>9,.0f} tok/s{useful:>8.1f} GFLOP/s"
+        print(f"{phase:<28}{precision:<27}{what:<30}{tokens / seconds:>9,.0f} tok/s{useful:>8.1f} GFLOP/s"
               f"{roof:>8.1f}{useful / roof:>7.0%}" + (f"  x{baseline / seconds:.2f} vs fp32" if baseline else ""),
               file=sys.stderr)
 
