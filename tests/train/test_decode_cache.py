@@ -10,10 +10,9 @@ import types
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
-
-from tasks.countdown.data import load_split
 from transformers.cache_utils import DynamicLayer
 
+from tasks.countdown.data import load_split
 from train.decode_cache import BufferLayer, cache_kwargs, growing_cache
 from train.generation_copy import GENERATION_ATTENTION, generating_with, generation_model
 from train.greedy_eval import generate_completions
