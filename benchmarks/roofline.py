@@ -21,9 +21,10 @@ far it is from what the machine can do with these shapes. One run measures:
    parameters + lm_head; attention's own FLOP is small at these lengths and left out).
    The rollouts (curriculum, GRPO) run a second time from the recipe's bf16 generation copy
    (`generation_dtype: bfloat16`, train/generation_copy.py: bf16 weights, eager attention), a third time
-   from that copy with the copy-free KV cache the recipe generates with (`kv_cache: buffer`,
-   train/decode_cache.py), and the GRPO round once more from a bf16 copy with SDPA attention (why
-   eager); each against bf16 `matmul`. Validation runs a second time as the recipe validates: the fp32
+   from that copy with the copy-free KV cache (`kv_cache: buffer`, train/decode_cache.py), a fourth time
+   as the recipe generates them, with that cache and each prompt's copies prefilled once (`kv_cache:
+   shared`), and the GRPO round once more from a bf16 copy with SDPA attention (why eager); each against
+   bf16 `matmul`. Validation runs a second time as the recipe validates: the fp32
    policy with eager attention and the copy-free cache.
    The two training steps run three times: in fp32 with SDPA attention (the recipe until 2026-12-02), and
    under bf16 CPU autocast as the recipe's `bf16: true` computes them (fp32 master weights), once with the
@@ -201,43 +202,50 @@ def main(argv=None) -> int:
     # generation: HF generate, every sequence its full length; the rollouts (curriculum, GRPO) also from
     # the recipe's bf16 generation copy (generation_dtype: bfloat16), with eager attention and, to show why
     # not, with SDPA
-    from train.decode_cache import growing_cache
+    from train.decode_cache import growing_cache, shared_prompt_cache
     from train.generation_copy import generation_model
 
     model.eval()
     eager.eval()
     copies = {"bf16 copy": generation_model(model), "bf16 copy, SDPA": generation_model(model, attention="sdpa")}
-    # the recipe now: the rollouts from the bf16 copy and validation on the (eager) policy, with the copy-free cache
-    now = {"bf16 copy, buffer cache": (copies["bf16 copy"], True), "fp32, eager, buffer cache": (eager, True)}
-    copies = {name: (m, False) for name, m in copies.items()} | now
+    # with the copy-free cache: the rollouts from the bf16 copy (the recipe: their prompts' copies prefilled once)
+    # and validation on the (eager) policy (the recipe: one row a prompt, nothing to share)
+    now = {"bf16 copy, buffer cache": (copies["bf16 copy"], "buffer"),
+           "bf16 copy, shared prompts": (copies["bf16 copy"], "shared"), "fp32, eager, buffer cache": (eager, "buffer")}
+    copies = {name: (m, None) for name, m in copies.items()} | now
 
-    def gen(prompts, samples, sample=True, m=model, buffer_cache=False):
+    def gen(prompts, samples, sample=True, m=model, cache=None):
         ids = torch.randint(0, vocab, (prompts, PROMPT))
         # left padding, as every real batch has (3- and 4-number prompts differ in length): 0-6 pad tokens a row;
         # without a padding mask SDPA takes another kernel and the bf16 rows measure something no run does
         mask = (torch.arange(PROMPT)[None] >= (torch.arange(prompts) % 7)[:, None]).long()
+        # each prompt's samples as consecutive rows, as `generate`'s num_return_sequences makes them
+        ids, mask = ids.repeat_interleave(samples, 0), mask.repeat_interleave(samples, 0)
         kw = dict(max_new_tokens=COMPLETION, min_new_tokens=COMPLETION, do_sample=sample, pad_token_id=0)
         if sample:
-            kw |= dict(num_return_sequences=samples, temperature=0.5, top_k=0, top_p=1.0)
+            kw |= dict(temperature=0.5, top_k=0, top_p=1.0)
 
         def run():
-            cache = {"past_key_values": growing_cache()} if buffer_cache else {}  # a fresh one per call, as the recipe
-            with torch.inference_mode():
-                m.generate(input_ids=ids, attention_mask=mask, **kw, **cache)
+            with torch.inference_mode():  # a fresh cache per call, as the recipe
+                kv = {"buffer": lambda: {"past_key_values": growing_cache()}, None: dict,
+                      "shared": lambda: {"past_key_values": shared_prompt_cache(m, ids, mask)}}[cache]()
+                m.generate(input_ids=ids, attention_mask=mask, **kw, **kv)
         return run
 
     # the copies run only for the rollouts: validation and final scoring stay on the fp32 model
-    for phase, p, k, sample, names in (("curriculum generation", 32, 8, True, ("bf16 copy", "bf16 copy, buffer cache")),
+    for phase, p, k, sample, names in (("curriculum generation", 32, 8, True,
+                                        ("bf16 copy", "bf16 copy, buffer cache", "bf16 copy, shared prompts")),
                                        ("GRPO generation (one round)", 8, 16, True,
-                                        ("bf16 copy", "bf16 copy, SDPA", "bf16 copy, buffer cache")),
+                                        ("bf16 copy", "bf16 copy, SDPA", "bf16 copy, buffer cache",
+                                         "bf16 copy, shared prompts")),
                                        ("validation / final scoring", 125, 1, False, ("fp32, eager, buffer cache",))):
         seqs = p * k
         what, tokens = f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs * (PROMPT + COMPLETION)
         s = time_it(gen(p, k, sample), max(1, args.reps - 1))
         add(phase, what, seqs, tokens, s, 2 * n)
         for name in names:
-            m, buffer_cache = copies[name]
-            add(phase, what, seqs, tokens, time_it(gen(p, k, sample, m, buffer_cache), max(1, args.reps - 1)), 2 * n,
+            m, cache = copies[name]
+            add(phase, what, seqs, tokens, time_it(gen(p, k, sample, m, cache), max(1, args.reps - 1)), 2 * n,
                 name, baseline=s)
 
     # why generation sits far under its roofline: one decode step at M = 128 sequences, taken apart

@@ -104,11 +104,12 @@ class ScriptArguments:
         metadata={"help": "CPU runs without vLLM: 'bfloat16' samples GRPO's rollouts (and the curriculum's) from a "
                           "bf16 copy of the policy with eager attention, refreshed before each generation, as vLLM "
                           "does on GPUs (train/generation_copy.py); 'auto': TRL generates with the training model."})
-    kv_cache: Literal["buffer", "dynamic"] = field(
-        default="buffer",
+    kv_cache: Literal["shared", "buffer", "dynamic"] = field(
+        default="shared",
         metadata={"help": "KV cache of `generate` on a CPU (rollouts, curriculum, validation): 'buffer' writes into "
-                          "spare room instead of copying the cache at every token, the same tokens (train/"
-                          "decode_cache.py); 'dynamic' is transformers' own."})
+                          "spare room instead of copying the cache at every token, the same tokens; 'shared' also "
+                          "prefills each run of identical prompts (a GRPO group, the curriculum's samples) once, the "
+                          "same logits up to rounding (train/decode_cache.py); 'dynamic' is transformers' own."})
     # Greedy accuracy on the validation split while training: picks the checkpoint, never the test split.
     validate: bool = field(default=True, metadata={"help": "Measure greedy val accuracy while training."})
     val_steps: int = field(default=0, metadata={"help": "Greedy val accuracy every N steps (0 = at saves only)."})

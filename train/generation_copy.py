@@ -59,7 +59,9 @@ def generating_with(model, copy):
 
     def generate(*args, **kwargs):
         refresh(copy, model)
-        return copy.generate(*args, **{**cache_kwargs(copy), **kwargs})
+        # after the refresh: a shared prompt cache is computed by the copy's new weights
+        inputs = args[0] if args else kwargs.get("input_ids")
+        return copy.generate(*args, **{**cache_kwargs(copy, inputs, kwargs.get("attention_mask")), **kwargs})
 
     had = "generate" in vars(model)
     before = vars(model).get("generate")

@@ -32,9 +32,11 @@ def generate_completions(model, tokenizer, rows: list[dict], batch_size: int, nu
             chunk = rows[i:i + batch_size]
             prompts = [render_prompt(tokenizer, r["nums"], r["target"]) for r in chunk]
             enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            # the copies made here, as `generate` would make them, so a shared prompt cache can see them
+            enc = {k: v.repeat_interleave(num_return_sequences, dim=0) for k, v in enc.items()}
             with torch.inference_mode():
-                out = model.generate(**enc, num_return_sequences=num_return_sequences,
-                                     pad_token_id=tokenizer.pad_token_id, **cache_kwargs(model), **generate_kwargs)
+                out = model.generate(**enc, pad_token_id=tokenizer.pad_token_id,
+                                     **cache_kwargs(model, enc["input_ids"], enc["attention_mask"]), **generate_kwargs)
             yield chunk, tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     finally:
         tokenizer.padding_side = pad_side
