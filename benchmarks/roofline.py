@@ -22,9 +22,10 @@ far it is from what the machine can do with these shapes. One run measures:
    The rollouts (curriculum, GRPO) run a second time from the recipe's bf16 generation copy
    (`generation_dtype: bfloat16`, train/generation_copy.py: bf16 weights, eager attention), a third time
    from that copy with the copy-free KV cache (`kv_cache: buffer`, train/decode_cache.py), a fourth time
-   as the recipe generates them, with that cache and each prompt's copies prefilled once (`kv_cache:
-   shared`), and the GRPO round once more from a bf16 copy with SDPA attention (why eager); each against
-   bf16 `matmul`. Validation runs a second time as the recipe validates: the fp32
+   with that cache and each prompt's copies prefilled once (`kv_cache: shared`), a fifth time as the
+   recipe generates them, from a copy with grouped eager attention (train/grouped_attention.py) as well,
+   and the GRPO round once more from a bf16 copy with SDPA attention (why eager); each against bf16
+   `matmul`. Validation runs a second time as the recipe validates: the fp32
    policy with eager attention and the copy-free cache.
    The two training steps run three times: in fp32 with SDPA attention (the recipe until 2026-12-02), and
    under bf16 CPU autocast as the recipe's `bf16: true` computes them (fp32 master weights), once with the
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
         if baseline:
             row["speedup_vs_fp32"] = round(baseline / seconds, 2)
         rows.append(row)
-        print(f"{phase:<28}{precision:<27}{what:<30}{tokens / seconds:>9,.0f} tok/s{useful:>8.1f} GFLOP/s"
+        print(f"{phase:<28}{precision:<45}{what:<30}{tokens / seconds:>9,.0f} tok/s{useful:>8.1f} GFLOP/s"
               f"{roof:>8.1f}{useful / roof:>7.0%}" + (f"  x{baseline / seconds:.2f} vs fp32" if baseline else ""),
               file=sys.stderr)
 
@@ -207,11 +208,15 @@ def main(argv=None) -> int:
 
     model.eval()
     eager.eval()
-    copies = {"bf16 copy": generation_model(model), "bf16 copy, SDPA": generation_model(model, attention="sdpa")}
+    copies = {"bf16 copy": generation_model(model, attention="eager"),
+              "bf16 copy, SDPA": generation_model(model, attention="sdpa")}
+    grouped = generation_model(model)  # the recipe's copy: grouped eager attention
     # with the copy-free cache: the rollouts from the bf16 copy (the recipe: their prompts' copies prefilled once)
     # and validation on the (eager) policy (the recipe: one row a prompt, nothing to share)
     now = {"bf16 copy, buffer cache": (copies["bf16 copy"], "buffer"),
-           "bf16 copy, shared prompts": (copies["bf16 copy"], "shared"), "fp32, eager, buffer cache": (eager, "buffer")}
+           "bf16 copy, shared prompts": (copies["bf16 copy"], "shared"),
+           "bf16 copy, shared prompts, grouped attention": (grouped, "shared"),
+           "fp32, eager, buffer cache": (eager, "buffer")}
     copies = {name: (m, None) for name, m in copies.items()} | now
 
     def gen(prompts, samples, sample=True, m=model, cache=None):
@@ -234,10 +239,11 @@ def main(argv=None) -> int:
 
     # the copies run only for the rollouts: validation and final scoring stay on the fp32 model
     for phase, p, k, sample, names in (("curriculum generation", 32, 8, True,
-                                        ("bf16 copy", "bf16 copy, buffer cache", "bf16 copy, shared prompts")),
+                                        ("bf16 copy", "bf16 copy, buffer cache", "bf16 copy, shared prompts",
+                                         "bf16 copy, shared prompts, grouped attention")),
                                        ("GRPO generation (one round)", 8, 16, True,
                                         ("bf16 copy", "bf16 copy, SDPA", "bf16 copy, buffer cache",
-                                         "bf16 copy, shared prompts")),
+                                         "bf16 copy, shared prompts", "bf16 copy, shared prompts, grouped attention")),
                                        ("validation / final scoring", 125, 1, False, ("fp32, eager, buffer cache",))):
         seqs = p * k
         what, tokens = f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs * (PROMPT + COMPLETION)

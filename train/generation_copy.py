@@ -5,7 +5,8 @@ optimizer step, while the loss runs on the fp32 master weights. Without vLLM, TR
 on the training model itself: in fp32 on a CPU, where a decode step of the embedded run (128
 sequences, one new token each) is small matrix products that bf16 runs ~4x faster on a CPU with
 native bf16 (`benchmarks/roofline.py`). Eager attention, because the CPU flash-attention kernel of
-SDPA is ~3x slower in bf16 than in fp32 for a one-token query (`benchmarks/roofline.py`).
+SDPA is ~3x slower in bf16 than in fp32 for a one-token query (`benchmarks/roofline.py`), in its
+grouped form that does not copy the keys and values per query head (train/grouped_attention.py).
 
 `generation_dtype: bfloat16` (recipe key) keeps such a copy: it is refreshed from the master weights
 before every generation call and used only for GRPO's sampling (and the curriculum's, which samples
@@ -23,15 +24,16 @@ from trl import GRPOTrainer
 from common import private_api
 
 from .decode_cache import cache_kwargs
+from .grouped_attention import NAME as GROUPED_EAGER
 
 # Wraps GRPOTrainer's private _generate_and_score_completions (common/private_api.py says why).
 private_api.check(__name__)
 
-GENERATION_ATTENTION = "eager"
+GENERATION_ATTENTION = GROUPED_EAGER
 
 
 def generation_model(model, dtype: torch.dtype = torch.bfloat16, attention: str = GENERATION_ATTENTION):
-    """A copy of `model` in `dtype` (eager attention unless told), for `generate` only."""
+    """A copy of `model` in `dtype` (grouped eager attention unless told), for `generate` only."""
     import copy as copying
 
     from transformers import AutoModelForCausalLM
