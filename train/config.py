@@ -30,6 +30,8 @@ from common.errors import UserError
 from common.run_dir import DEFAULT_RUN, RECIPE
 from tasks.countdown.data import DEFAULT_OUT
 
+from .decode_cache import KINDS as KV_CACHE_KINDS
+
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 DEFAULT_RECIPE = RECIPES_DIR / "tiny-cpu.yaml"
 TINY_MODEL = "tiny"  # model_name_or_path value that means "build train.tiny_model locally"
@@ -104,7 +106,7 @@ class ScriptArguments:
         metadata={"help": "CPU runs without vLLM: 'bfloat16' samples GRPO's rollouts (and the curriculum's) from a "
                           "bf16 copy of the policy with eager attention, refreshed before each generation, as vLLM "
                           "does on GPUs (train/generation_copy.py); 'auto': TRL generates with the training model."})
-    kv_cache: Literal["shared", "buffer", "dynamic"] = field(
+    kv_cache: Literal[KV_CACHE_KINDS] = field(
         default="shared",
         metadata={"help": "KV cache of `generate` on a CPU (rollouts, curriculum, validation): 'buffer' writes into "
                           "spare room instead of copying the cache at every token, the same tokens; 'shared' also "

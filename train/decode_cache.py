@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
-KINDS = ("shared", "buffer", "dynamic")
+KINDS = ("shared", "buffer", "dynamic")  # the recipe key `kv_cache`'s values (train/config.py reads them here)
 _kind = "shared"
 
 # room for the new tokens of a short completion past the prompt before the buffer must grow
