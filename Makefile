@@ -35,7 +35,7 @@ bench: setup
 	for b in $(filter-out benchmarks/summarize.py benchmarks/main_job.py,$(wildcard benchmarks/*.py)); do .venv/bin/python $$b || exit 1; done
 	.venv/bin/python benchmarks/summarize.py
 
-# The headline: make train from a fresh clone for seeds 42, 1 and 2 (~17 min each on 2 cores), then the
+# The headline: make train from a fresh clone for seeds 42, 1 and 2 (~13–16 min each on 2 cores), then the
 # README's headline row and benchmarks/README.md regenerated from benchmarks/results/main_job.json.
 main-job: setup
 	.venv/bin/python benchmarks/main_job.py $(ARGS)

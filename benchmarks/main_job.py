@@ -1,6 +1,6 @@
 """The main job as a new user runs it: a fresh clone, `make train` (install included), per seed.
 
-    .venv/bin/python benchmarks/main_job.py                     # seeds 42, 1 and 2 (~17 min each on 2 cores)
+    .venv/bin/python benchmarks/main_job.py                     # seeds 42, 1 and 2 (~13–16 min each on 2 cores)
     .venv/bin/python benchmarks/main_job.py --seeds 42          # one seed; the others' records are kept
 
 Why: the README's headline table is what `make train` gives. Each seed runs in a fresh clone of

@@ -61,8 +61,13 @@ def generating_with(model, copy):
 
     def generate(*args, **kwargs):
         refresh(copy, model)
-        # after the refresh: a shared prompt cache is computed by the copy's new weights
+        # after the refresh: a shared prompt cache is computed by the copy's new weights. Only when `generate`
+        # keeps one row per input row (TRL repeats the prompts itself); it would expand a prefilled cache wrongly.
         inputs = args[0] if args else kwargs.get("input_ids")
+        config = kwargs.get("generation_config") or copy.generation_config
+        if (kwargs.get("num_return_sequences") or config.num_return_sequences or 1) > 1 or (
+                kwargs.get("num_beams") or config.num_beams or 1) > 1:
+            inputs = None
         return copy.generate(*args, **{**cache_kwargs(copy, inputs, kwargs.get("attention_mask")), **kwargs})
 
     had = "generate" in vars(model)

@@ -92,9 +92,13 @@ def test_used_by_the_generation_paths_on_cpu_only(taught_model_dir, countdown_da
     with generating_with(model, copy):
         model.generate(input_ids=torch.tensor([[1, 2, 3]]), max_new_tokens=2, do_sample=False)
         model.generate(input_ids=torch.tensor([[1, 2, 3], [1, 2, 3]]), max_new_tokens=2, do_sample=False)
+        # generate's own copies (num_return_sequences) come after the cache is made: nothing prefilled
+        out = model.generate(input_ids=torch.tensor([[1, 2, 3], [1, 2, 3]]), max_new_tokens=2, do_sample=True,
+                             num_return_sequences=2)
+    assert out.shape == (4, 5)
     # validation's rows are distinct: nothing prefilled; the curriculum's and a group's copies share one
-    assert [s[0] for s in seen] == ["Cache"] * 4
-    assert seen[0][1] == 0 and seen[1][1] > 0 and seen[2][1] == 0 and seen[3][1] == 2
+    assert [s[0] for s in seen] == ["Cache"] * 5
+    assert seen[0][1] == 0 and seen[1][1] > 0 and seen[2][1] == 0 and seen[3][1] == 2 and seen[4][1] == 0
     # not on an accelerator, not for a model with sliding-window layers
     assert cache_kwargs(types.SimpleNamespace(device=torch.device("cuda"), config=model.config)) == {}
     sliding = types.SimpleNamespace(layer_types=["full_attention", "sliding_attention"])
