@@ -5,8 +5,9 @@
 Why: the embedded recipe computes in bf16 (`bf16: true`), samples its rollouts from a bf16 copy of the
 policy (`generation_dtype: bfloat16`, with grouped eager attention), runs eager attention and generates
 with a KV cache that does not copy itself at every token and prefills each prompt's samples once
-(`kv_cache: shared`); until 2026-12-02 it ran all of it in fp32 with SDPA and transformers' own cache. Whether that makes the whole run faster, and by how much, is a question about the real
-pipeline (TRL's trainers, the curriculum, dynamic sampling, validation, scoring), not about one kernel.
+(`kv_cache: shared`); until 2026-12-02 it ran all of it in fp32 with SDPA and transformers' own cache.
+Whether that makes the whole run faster, and by how much, is a question about the real pipeline (TRL's
+trainers, the curriculum, dynamic sampling, validation, scoring), not about one kernel.
 So each arm runs `cli.py train` itself, one after the other, on the same data with the same seed:
 
     fp32     --set bf16=false --set generation_dtype=auto --set attn_implementation=sdpa --set kv_cache=dynamic
