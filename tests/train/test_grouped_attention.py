@@ -67,8 +67,27 @@ def test_the_same_distributions_on_the_taught_model(taught_model_dir, countdown_
 
 
 def test_the_generation_copy_uses_it(taught_model_dir):
+    """The copy's forward (and the curriculum's model's) goes through the grouped function; the policy's
+    does not."""
+    from transformers import AttentionInterface
+
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return grouped_eager_attention(*args, **kwargs)
+
     master = AutoModelForCausalLM.from_pretrained(taught_model_dir, dtype=torch.float32)
+    ids = torch.tensor([[5, 6, 7]])
     assert GENERATION_ATTENTION == NAME
-    assert generation_model(master).config._attn_implementation == NAME
-    assert load_for_generation(str(taught_model_dir), "bfloat16").config._attn_implementation == NAME
-    assert master.config._attn_implementation != NAME  # the policy keeps its own
+    AttentionInterface.register(NAME, counting)
+    try:
+        with torch.no_grad():
+            master(ids)
+            assert calls == []  # the policy keeps its own attention
+            generation_model(master)(ids)
+            assert len(calls) == master.config.num_hidden_layers
+            load_for_generation(str(taught_model_dir), "bfloat16")(ids)
+    finally:
+        AttentionInterface.register(NAME, grouped_eager_attention)
+    assert len(calls) == 2 * master.config.num_hidden_layers
