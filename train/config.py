@@ -74,10 +74,12 @@ class ScriptArguments:
     cold_start_warmup_steps: float = field(default=0.03, metadata={"help": "SFT warmup: steps, or a share if < 1."})
     cold_start_max_minutes: float = field(default=0.0, metadata={"help": "Stop the SFT after this many minutes "
                                                                  "(0 = no cap)."})
-    cold_start_traces: Literal["first", "diverse", "search"] = field(
+    cold_start_traces: Literal["first", "diverse", "search", "until_hit"] = field(
         default="first", metadata={"help": "Which solution a trace shows: the solver's first, one drawn at random "
                                            "(seeded per task) from all of a task's solutions, or 'search': up to two "
-                                           "computed attempts that miss, each marked 'no', then the first solution."})
+                                           "computed attempts that miss, each marked 'no', then the first solution; "
+                                           "'until_hit': as many misses as a coin flip gives (a 40% chance of "
+                                           "the hit each attempt, at most 4 misses with 3 numbers, 2 with 4)."})
     think_digits: Literal["forward", "reversed"] = field(
         default="forward", metadata={"help": "How the traces (and the arithmetic lines) write each step's value: "
                                              "'reversed' writes its digits least-significant first."})

@@ -41,8 +41,8 @@ def solver_completion(nums, target, traces: str = "first", digits: str = "forwar
 
     from tasks.countdown.solver import all_solutions, solve
 
-    if traces == "search":
-        return search_completion(nums, target, digits=digits)
+    if traces in ("search", "until_hit"):
+        return search_completion(nums, target, digits=digits, until_hit=traces == "until_hit")
     sols = all_solutions(sorted(nums), target) if traces == "diverse" else []
     if sols:
         sol = random.Random(f"{sorted(nums)}:{target}").choice(sols)
@@ -53,11 +53,21 @@ def solver_completion(nums, target, traces: str = "first", digits: str = "forwar
     return render_steps(sol.steps, digits) + "</think>\n<answer>" + sol.expression + "</answer>"
 
 
-def search_completion(nums, target, tries: int = 24, digits: str = "forward") -> str | None:
-    """A trace that tries, checks and tries again (Stream of Search, arXiv 2404.03683, in small): up to
-    two failed attempts (each the closest to the target of `tries` random ones, its steps computed and
-    its miss marked "no"), then the solver's first solution. Seeded per task. Tried on the embedded
-    run, it did not help a model this small (docs/2026-12-03-whole-run-speed-and-search.md).
+# `until_hit` traces: the chance that the next attempt is the hit, and the most misses a trace shows (by number
+# count), so that a trace stays inside a 128-token completion (~19 tokens a 3-number attempt, ~29 a 4-number one).
+UNTIL_HIT_CHANCE = 0.4
+UNTIL_HIT_MAX_MISSES = {3: 4, 4: 2}
+
+
+def search_completion(nums, target, tries: int = 24, digits: str = "forward", until_hit: bool = False) -> str | None:
+    """A trace that tries, checks and tries again (Stream of Search, arXiv 2404.03683, in small): failed attempts
+    (each the closest to the target of `tries` random ones, distinct, its steps computed and its miss marked "no"),
+    then the solver's first solution. Seeded per task.
+
+    How many misses: up to two (`search`; tried on the embedded run, it did not help a model this small:
+    docs/2026-12-03-whole-run-speed-and-search.md), or, with `until_hit`, as many as a coin that lands "hit" with
+    UNTIL_HIT_CHANCE takes, so the count of misses so far says almost nothing about whether the next attempt hits:
+    only the attempt's computed value does.
 
     >>> search_completion([19, 36, 55, 7], 65) == search_completion([19, 36, 55, 7], 65)
     True
@@ -70,13 +80,21 @@ def search_completion(nums, target, tries: int = 24, digits: str = "forward") ->
     if sol is None:
         return None
     rng = random.Random(f"search:{sorted(nums)}:{target}")
-    misses = rng.choices([0, 1, 2], weights=[4, 4, 2])[0]
-    parts = []
+    if until_hit:
+        cap = UNTIL_HIT_MAX_MISSES.get(len(nums), 2)
+        misses = 0
+        while misses < cap and rng.random() >= UNTIL_HIT_CHANCE:
+            misses += 1
+    else:
+        misses = rng.choices([0, 1, 2], weights=[4, 4, 2])[0]
+    parts, shown = [], set()
     for _ in range(misses):
         tried = [random_attempt(nums, rng) for _ in range(tries)]
-        tried = [t for t in tried if t[0] != target]
+        tried = [t for t in tried if t[0] != target and (not until_hit or tuple(t[1]) not in shown)]
         if tried:
-            parts.append(render_steps(min(tried, key=lambda t: abs(t[0] - target))[1], digits) + " no")
+            value, steps = min(tried, key=lambda t: abs(t[0] - target))
+            shown.add(tuple(steps))
+            parts.append(render_steps(steps, digits) + " no")
     parts.append(render_steps(sol.steps, digits))
     return " ".join(parts) + "</think>\n<answer>" + sol.expression + "</answer>"
 

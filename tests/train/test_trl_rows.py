@@ -37,10 +37,11 @@ def test_a_task_only_the_rational_search_solves_falls_back_to_it():
     assert c == solver_completion([3, 3, 8, 8], 24, "first") and verify_equation(answer(c), [3, 3, 8, 8], 24).ok
 
 
-def test_search_traces_compute_every_attempt_mark_each_miss_and_end_on_the_first_solution():
+@pytest.mark.parametrize("traces", ["search", "until_hit"])
+def test_search_traces_compute_every_attempt_mark_each_miss_and_end_on_the_first_solution(traces):
     misses = 0
     for nums, target in TASKS + [([3, 3, 8, 8], 24)]:
-        c = solver_completion(nums, target, "search")
+        c = solver_completion(nums, target, traces)
         think = c.split("</think>")[0]
         *tried, last = think.split(" no ")
         assert last == solver_completion(nums, target, "first").split("</think>")[0], c
@@ -50,12 +51,33 @@ def test_search_traces_compute_every_attempt_mark_each_miss_and_end_on_the_first
             right, written = check_steps(attempt, nums)
             assert right == written == len(nums) - 1, attempt  # every step exact, every number used once
             assert int(attempt.split("=")[-1]) != target, attempt  # a miss is a miss
-        assert c == solver_completion(list(nums), target, "search")  # seeded: the same trace every time
+        assert c == solver_completion(list(nums), target, traces)  # seeded: the same trace every time
+        if traces == "until_hit":
+            assert len(set(tried)) == len(tried), c  # each miss is a new attempt
         misses += len(tried)
     assert misses >= 3, "search traces never showed a failed attempt"
 
 
-@pytest.mark.parametrize("traces", ["first", "search"])
+def test_until_hit_traces_keep_trying_past_two_misses_and_stop_at_no_fixed_count():
+    """After k misses the next attempt hits about as often for every k below the cap: the count of misses
+    does not say when to stop, only the computed value does."""
+    from tasks.countdown.data import generate_tasks
+    from train.trl_rows import UNTIL_HIT_CHANCE
+
+    reached, hit = [0] * 5, [0] * 5
+    for r in generate_tasks(600, seed=3):
+        if len(r["nums"]) != 3 or (c := solver_completion(r["nums"], r["target"], "until_hit")) is None:
+            continue
+        k = c.split("</think>")[0].count(" no")
+        for j in range(k + 1):
+            reached[j] += 1
+        hit[k] += 1
+    assert reached[3] > 0 and reached[4] > 0, reached  # past the two misses `search` stops at
+    for j in range(3):  # below the cap the next attempt hits with the coin's chance
+        assert abs(hit[j] / reached[j] - UNTIL_HIT_CHANCE) < 0.1, (j, hit, reached)
+
+
+@pytest.mark.parametrize("traces", ["first", "search", "until_hit"])
 def test_reversed_traces_write_each_value_least_significant_digit_first_and_nothing_else_changes(traces):
     turned = 0
     for nums, target in TASKS:
