@@ -87,6 +87,12 @@ def search_completion(nums, target, tries: int = 24, digits: str = "forward", un
             misses += 1
     else:
         misses = rng.choices([0, 1, 2], weights=[4, 4, 2])[0]
+    def attempt(steps) -> str:
+        # With reversed digits an until_hit attempt also writes its value forward, after ">": whether to stop is
+        # then a comparison of that copy with the prompt's target, not of reversed digits with forward ones.
+        text = render_steps(steps, digits)
+        return text + ">" + steps[-1].rpartition("=")[2] if until_hit and digits == "reversed" else text
+
     parts, shown = [], set()
     for _ in range(misses):
         tried = [random_attempt(nums, rng) for _ in range(tries)]
@@ -94,8 +100,8 @@ def search_completion(nums, target, tries: int = 24, digits: str = "forward", un
         if tried:
             value, steps = min(tried, key=lambda t: abs(t[0] - target))
             shown.add(tuple(steps))
-            parts.append(render_steps(steps, digits) + " no")
-    parts.append(render_steps(sol.steps, digits))
+            parts.append(attempt(steps) + " no")
+    parts.append(attempt(sol.steps))
     return " ".join(parts) + "</think>\n<answer>" + sol.expression + "</answer>"
 
 

@@ -85,11 +85,15 @@ def test_reversed_traces_write_each_value_least_significant_digit_first_and_noth
         assert fwd.split("</think>")[1] == rev.split("</think>")[1]  # the answer is written as always
         fwd_steps, rev_steps = fwd.split("</think>")[0].split(" "), rev.split("</think>")[0].split(" ")
         assert len(fwd_steps) == len(rev_steps)
-        for f, r in zip(fwd_steps, rev_steps):
+        for i, (f, r) in enumerate(zip(fwd_steps, rev_steps)):
             if "=" not in f:  # a search trace's "no"
                 assert f == r
                 continue
             (lhs_f, val_f), (lhs_r, val_r) = f.rsplit("=", 1), r.rsplit("=", 1)
+            ends_attempt = i == len(rev_steps) - 1 or rev_steps[i + 1] == "no"
+            if traces == "until_hit" and ends_attempt:
+                val_r, sep, copy = val_r.partition(">")
+                assert sep and copy == val_f, (f, r)  # the attempt's value copied forward, to compare with the target
             assert lhs_f == lhs_r and val_r == val_f[::-1], (f, r)
         turned += sum(len(s.rsplit("=", 1)[1]) > 1 for s in rev_steps if "=" in s)
     assert turned >= 5  # multi-digit values were turned
