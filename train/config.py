@@ -80,7 +80,8 @@ class ScriptArguments:
                                            "computed attempts that miss, each marked 'no', then the first solution; "
                                            "'until_hit': as many misses as a coin flip gives (a 40% chance of "
                                            "the hit each attempt, at most 4 misses with 3 numbers, 2 with 4; with "
-                                           "reversed digits each attempt also writes its value forward after '>')."})
+                                           "reversed digits each attempt also writes its value forward and the "
+                                           "target: '56>65|65')."})
     think_digits: Literal["forward", "reversed"] = field(
         default="forward", metadata={"help": "How the traces (and the arithmetic lines) write each step's value: "
                                              "'reversed' writes its digits least-significant first."})

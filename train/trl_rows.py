@@ -88,10 +88,13 @@ def search_completion(nums, target, tries: int = 24, digits: str = "forward", un
     else:
         misses = rng.choices([0, 1, 2], weights=[4, 4, 2])[0]
     def attempt(steps) -> str:
-        # With reversed digits an until_hit attempt also writes its value forward, after ">": whether to stop is
-        # then a comparison of that copy with the prompt's target, not of reversed digits with forward ones.
+        # With reversed digits an until_hit attempt also writes its value forward, then the target ("56>65|65"):
+        # whether to stop is then a comparison of two neighbouring numbers. A model of this size did not learn
+        # to compare the forward copy alone with the prompt's target (docs/2026-12-04-search-until-hit.md).
         text = render_steps(steps, digits)
-        return text + ">" + steps[-1].rpartition("=")[2] if until_hit and digits == "reversed" else text
+        if until_hit and digits == "reversed":
+            return f"{text}>{steps[-1].rpartition('=')[2]}|{int(target)}"
+        return text
 
     parts, shown = [], set()
     for _ in range(misses):

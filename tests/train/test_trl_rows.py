@@ -93,7 +93,7 @@ def test_reversed_traces_write_each_value_least_significant_digit_first_and_noth
             ends_attempt = i == len(rev_steps) - 1 or rev_steps[i + 1] == "no"
             if traces == "until_hit" and ends_attempt:
                 val_r, sep, copy = val_r.partition(">")
-                assert sep and copy == val_f, (f, r)  # the attempt's value copied forward, to compare with the target
+                assert sep and copy == f"{val_f}|{target}", (f, r)  # the value forward, beside the target
             assert lhs_f == lhs_r and val_r == val_f[::-1], (f, r)
         turned += sum(len(s.rsplit("=", 1)[1]) > 1 for s in rev_steps if "=" in s)
     assert turned >= 5  # multi-digit values were turned
