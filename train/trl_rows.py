@@ -54,7 +54,8 @@ def solver_completion(nums, target, traces: str = "first", digits: str = "forwar
 
 
 # `until_hit` traces: the chance that the next attempt is the hit, and the most misses a trace shows (by number
-# count), so that a trace stays inside a 128-token completion (~19 tokens a 3-number attempt, ~29 a 4-number one).
+# count), so that a trace stays inside a 128-token completion (98% of them do); the reversed form's `>65|65` tails
+# need ~192 tokens (docs/2026-12-04-search-until-hit.md).
 UNTIL_HIT_CHANCE = 0.4
 UNTIL_HIT_MAX_MISSES = {3: 4, 4: 2}
 
@@ -67,7 +68,8 @@ def search_completion(nums, target, tries: int = 24, digits: str = "forward", un
     How many misses: up to two (`search`; tried on the embedded run, it did not help a model this small:
     docs/2026-12-03-whole-run-speed-and-search.md), or, with `until_hit`, as many as a coin that lands "hit" with
     UNTIL_HIT_CHANCE takes, so the count of misses so far says almost nothing about whether the next attempt hits:
-    only the attempt's computed value does.
+    only the attempt's computed value does. The tiny model learns to stop at its hit from these, but its attempts
+    do not improve on each other and GRPO gained +2.0 points at best (docs/2026-12-04-search-until-hit.md).
 
     >>> search_completion([19, 36, 55, 7], 65) == search_completion([19, 36, 55, 7], 65)
     True
