@@ -60,6 +60,21 @@ UNTIL_HIT_CHANCE = 0.4
 UNTIL_HIT_MAX_MISSES = {3: 4, 4: 2}
 
 
+def attempt_text(steps, digits: str, compared_with=None) -> str:
+    """One attempt of a search trace. With `compared_with` (until_hit traces, reversed digits) it also writes its
+    value forward, then the target: whether to stop is a comparison of two neighbouring numbers. A model of this
+    size did not learn to compare the forward copy alone with the prompt's target
+    (docs/2026-12-04-search-until-hit.md).
+
+    >>> attempt_text(["36-19=17", "55-7=48", "17+48=65"], "reversed", 65)
+    '36-19=71 55-7=84 17+48=56>65|65'
+    """
+    text = render_steps(steps, digits)
+    if compared_with is None:
+        return text
+    return f"{text}>{steps[-1].rpartition('=')[2]}|{int(compared_with)}"
+
+
 def search_completion(nums, target, tries: int = 24, digits: str = "forward", until_hit: bool = False) -> str | None:
     """A trace that tries, checks and tries again (Stream of Search, arXiv 2404.03683, in small): failed attempts
     (each the closest to the target of `tries` random ones, distinct, its steps computed and its miss marked "no"),
@@ -89,24 +104,17 @@ def search_completion(nums, target, tries: int = 24, digits: str = "forward", un
             misses += 1
     else:
         misses = rng.choices([0, 1, 2], weights=[4, 4, 2])[0]
-    def attempt(steps) -> str:
-        # With reversed digits an until_hit attempt also writes its value forward, then the target ("56>65|65"):
-        # whether to stop is then a comparison of two neighbouring numbers. A model of this size did not learn
-        # to compare the forward copy alone with the prompt's target (docs/2026-12-04-search-until-hit.md).
-        text = render_steps(steps, digits)
-        if until_hit and digits == "reversed":
-            return f"{text}>{steps[-1].rpartition('=')[2]}|{int(target)}"
-        return text
-
+    compared_with = target if until_hit and digits == "reversed" else None
     parts, shown = [], set()
     for _ in range(misses):
         tried = [random_attempt(nums, rng) for _ in range(tries)]
+        # `search` keeps its traces as they were measured: only until_hit refuses a repeated attempt
         tried = [t for t in tried if t[0] != target and (not until_hit or tuple(t[1]) not in shown)]
         if tried:
-            value, steps = min(tried, key=lambda t: abs(t[0] - target))
+            _, steps = min(tried, key=lambda t: abs(t[0] - target))
             shown.add(tuple(steps))
-            parts.append(attempt(steps) + " no")
-    parts.append(attempt(sol.steps))
+            parts.append(attempt_text(steps, digits, compared_with) + " no")
+    parts.append(attempt_text(sol.steps, digits, compared_with))
     return " ".join(parts) + "</think>\n<answer>" + sol.expression + "</answer>"
 
 
