@@ -31,6 +31,7 @@ METRIC_MAP = {
     "completions/clipped_ratio": "clipped_ratio",
     "kl": "kl",
     "entropy": "entropy",
+    "entropy_coef": "entropy_coef",  # the entropy bonus's coefficient (opt-in: use_adaptive_entropy, entropy_coef)
     "frac_reward_zero_std": "frac_reward_zero_std",
     "loss": "loss",
     "learning_rate": "learning_rate",
