@@ -5,12 +5,15 @@
 Why: the embedded recipe computes in bf16 (`bf16: true`), samples its rollouts from a bf16 copy of the
 policy (`generation_dtype: bfloat16`, with grouped eager attention), runs eager attention and generates
 with a KV cache that does not copy itself at every token and prefills each prompt's samples once
-(`kv_cache: shared`); until 2026-12-02 it ran all of it in fp32 with SDPA and transformers' own cache.
+(`kv_cache: shared`), trains without gradient checkpointing and computes each GRPO group's prompt once
+in the loss (`shared_prompt_loss: true`); until 2026-12-02 it ran all of it in fp32 with SDPA and
+transformers' own cache, with TRL's default gradient checkpointing and TRL's own loss forward.
 Whether that makes the whole run faster, and by how much, is a question about the real pipeline (TRL's
 trainers, the curriculum, dynamic sampling, validation, scoring), not about one kernel.
 So each arm runs `cli.py train` itself, one after the other, on the same data with the same seed:
 
     fp32     --set bf16=false --set generation_dtype=auto --set attn_implementation=sdpa --set kv_cache=dynamic
+             --set gradient_checkpointing=true --set shared_prompt_loss=false
     recipe   train/recipes/tiny-cpu.yaml as it is
 
 each on part of the recipe's work (`--work`: the recipe's own 450 cold-start steps, since a shorter cold
@@ -45,7 +48,8 @@ from main_job import machine  # the machine's description, one owner (benchmarks
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "recipe_speed.json"
 MAIN_JOB = ROOT / "benchmarks" / "results" / "main_job.json"
-ARMS = {"fp32": ["bf16=false", "generation_dtype=auto", "attn_implementation=sdpa", "kv_cache=dynamic"], "recipe": []}
+ARMS = {"fp32": ["bf16=false", "generation_dtype=auto", "attn_implementation=sdpa", "kv_cache=dynamic",
+                 "gradient_checkpointing=true", "shared_prompt_loss=false"], "recipe": []}
 WORK = ["grpo_filter_pool=512", "max_steps=30", "save_steps=10"]
 
 

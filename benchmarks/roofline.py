@@ -30,7 +30,10 @@ far it is from what the machine can do with these shapes. One run measures:
    The two training steps run three times: in fp32 with SDPA attention (the recipe until 2026-12-02), and
    under bf16 CPU autocast as the recipe's `bf16: true` computes them (fp32 master weights), once with the
    recipe's eager attention and once with SDPA; a bf16 row's roofline is bf16 `matmul` at the same M, and
-   it prints its speed-up over the fp32 row measured in the same run.
+   it prints its speed-up over the fp32 row measured in the same run. GRPO's loss runs twice more as TRL
+   computes it (its fused LM head: log-probs and entropies of the completion tokens only), bf16 and eager:
+   over every row's prompt, and with each of the 8 prompts computed once (`shared_prompt_loss: true`,
+   train/shared_prompt_loss.py), as the recipe does.
 3. Why generation sits far under its roofline: one decode step at 128 sequences taken apart into the
    weight matmuls alone, the model's forward with its KV cache, and a whole `generate` step.
 Each row prints tokens/s, useful GFLOP/s, the roofline at its M, and the ratio of the two.
@@ -199,6 +202,41 @@ def main(argv=None) -> int:
         for name, m in (("bf16, eager", eager), ("bf16, SDPA", model)):
             add(phase, f"{b} x {t} tokens", b * t, b * t, time_it(train_step(b, t, True, m), args.reps), 6 * n,
                 name, baseline=s32)
+
+    # GRPO's loss as TRL computes it (its fused LM head, log-probs and entropies of the completion tokens), under
+    # the recipe's bf16 autocast and eager attention: every row's prompt, then each of the 8 prompts once
+    # (`shared_prompt_loss: true`, train/shared_prompt_loss.py)
+    from trl.trainer.utils import add_fused_lm_head
+
+    from train.shared_prompt_loss import shared_prompt_logps
+
+    add_fused_lm_head(eager, outputs=("log_probs", "entropy"))  # `eager(...)` without fused_lm_head is unchanged
+    groups, samples = 8, 16
+    grpo_ids = torch.cat([torch.randint(0, vocab, (groups, PROMPT)).repeat_interleave(samples, 0),
+                          torch.randint(0, vocab, (groups * samples, COMPLETION))], 1)
+    grpo_mask = torch.ones_like(grpo_ids)
+
+    def grpo_loss_step(shared):
+        def step():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                if shared:
+                    logps, entropies = shared_prompt_logps(eager, grpo_ids, grpo_mask, COMPLETION, True)
+                else:
+                    labels = grpo_ids.clone()
+                    labels[:, :-COMPLETION] = -100
+                    out = eager(input_ids=grpo_ids, attention_mask=grpo_mask, labels=labels, fused_lm_head=True)
+                    logps, entropies = out.log_probs[:, -COMPLETION:], out.entropy[:, -COMPLETION:]
+            (-logps.mean()).backward()
+            opts[id(eager)].step()
+            opts[id(eager)].zero_grad(set_to_none=True)
+        return step
+
+    b, t = groups * samples, PROMPT + COMPLETION
+    s32 = next(r["seconds"] for r in rows if r["phase"] == "GRPO loss + backward" and r["precision"] == "fp32, SDPA")
+    for name, shared in (("bf16, eager, TRL's fused head", False), ("bf16, eager, TRL's fused head, shared prompts",
+                                                                     True)):
+        add("GRPO loss + backward", f"{b} x {t} tokens", b * t, b * t, time_it(grpo_loss_step(shared), args.reps),
+            6 * n, name, baseline=s32)
 
     # generation: HF generate, every sequence its full length; the rollouts (curriculum, GRPO) also from
     # the recipe's bf16 generation copy (generation_dtype: bfloat16), with eager attention and, to show why

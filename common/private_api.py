@@ -34,6 +34,11 @@ USES = (
                "TRL's transformers-generate path calls the training model's own generate, with no public way to "
                "pass it another model; the rollouts swap in the bf16 copy around this call only",
                ("1.16.0",)),
+    PrivateUse("trl", "trl.trainer.grpo_trainer:GRPOTrainer", ("_get_per_token_logps_and_entropies",),
+               "train.shared_prompt_loss",
+               "the one place TRL runs the policy over a batch's prompts and completions for the loss; it has no "
+               "public option to compute a group's shared prompt once",
+               ("1.16.0",)),
     PrivateUse("transformers", "transformers.integrations.deepspeed", ("_hf_deepspeed_config_weak_ref",),
                "train.distributed",
                "the public deepspeed_config() returns a copy-able dict, not the live HfDeepSpeedConfig object "

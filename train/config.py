@@ -116,6 +116,11 @@ class ScriptArguments:
                           "spare room instead of copying the cache at every token, the same tokens; 'shared' also "
                           "prefills each run of identical prompts (a GRPO group, the curriculum's samples) once, the "
                           "same logits up to rounding (train/decode_cache.py); 'dynamic' is transformers' own."})
+    shared_prompt_loss: bool = field(
+        default=False,
+        metadata={"help": "CPU runs in one process: GRPO's loss forward computes each group's prompt once and runs "
+                          "the group's completions on its cached keys and values, TRL's log-probs and gradient up to "
+                          "rounding (train/shared_prompt_loss.py)."})
     # Greedy accuracy on the validation split while training: picks the checkpoint, never the test split.
     validate: bool = field(default=True, metadata={"help": "Measure greedy val accuracy while training."})
     val_steps: int = field(default=0, metadata={"help": "Greedy val accuracy every N steps (0 = at saves only)."})
@@ -303,6 +308,11 @@ def resolve(recipe: str | Path | None = None, overrides: list[str] | tuple[str, 
     if script.generation_dtype != "auto" and (grpo.use_vllm or not grpo.use_cpu or model.use_peft):
         raise ConfigError(f"generation_dtype={script.generation_dtype} is for CPU runs of a whole model without vLLM "
                           "(use_cpu: true, use_vllm: false, use_peft: false); on GPUs vLLM already generates in bf16")
+    if script.shared_prompt_loss and not grpo.use_cpu:
+        raise ConfigError("shared_prompt_loss is for CPU runs (use_cpu: true); the GPU recipes do not set it")
+    if script.shared_prompt_loss and grpo.gradient_checkpointing:
+        raise ConfigError("shared_prompt_loss needs gradient_checkpointing: false (a checkpointed layer drops the "
+                          "prompt's cached keys and values)")
     unknown_rewards = [r for r in script.reward_funcs if r not in _reward_names()]
     if unknown_rewards:
         raise ConfigError(f"unknown reward function(s) {unknown_rewards}; known: {sorted(_reward_names())}")

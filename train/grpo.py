@@ -54,6 +54,10 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
         from .dynamic_sampling import DynamicSamplingGRPOTrainer
 
         trainer_cls, extra = DynamicSamplingGRPOTrainer, {"max_rounds": s.dynamic_sampling_max_rounds}
+    if s.shared_prompt_loss:
+        from .shared_prompt_loss import with_shared_prompt_loss
+
+        trainer_cls = with_shared_prompt_loss(trainer_cls)
     if s.generation_dtype == "bfloat16":
         from .generation_copy import with_generation_copy
 

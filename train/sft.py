@@ -66,6 +66,9 @@ def cold_start(model_path: str, rows: list[dict], cfg, out_dir: Path, log=print)
         weight_decay=0.0,
         dataloader_num_workers=0,
         max_length=None,
+        # the recipe's one setting for both phases (TRL's configs default to True: recompute in the backward)
+        gradient_checkpointing=g.gradient_checkpointing,
+        gradient_checkpointing_kwargs=g.gradient_checkpointing_kwargs,
         # the recipe's attention for the cold start too (the embedded recipe's eager is faster at its shapes)
         model_init_kwargs={"dtype": master_dtype(cfg.model.dtype) or "float32"}
         | ({"attn_implementation": cfg.model.attn_implementation} if cfg.model.attn_implementation else {}),

@@ -53,3 +53,21 @@ def test_a_cold_start_with_arithmetic_lines_trains(shrunk_recipe, countdown_data
     out = cold_start(str(cfg.model.model_name_or_path), rows, cfg, tmp_path / "sft", log=logged.append)
     assert (out / "config.json").is_file()
     assert "and 4 lines of their steps' arithmetic" in logged[0]
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_the_cold_start_follows_the_recipes_gradient_checkpointing(shrunk_recipe, countdown_data_dir, tmp_path,
+                                                                   monkeypatch, checkpointing):
+    """`gradient_checkpointing` reaches the cold start as it reaches GRPO (TRL's SFTConfig defaults to True):
+    with it each decoder layer runs again in every backward, without it once a step."""
+    from transformers.models.qwen2 import modeling_qwen2
+
+    calls = []
+    forward = modeling_qwen2.Qwen2DecoderLayer.forward
+    monkeypatch.setattr(modeling_qwen2.Qwen2DecoderLayer, "forward",
+                        lambda *a, **k: calls.append(1) or forward(*a, **k))
+    cfg = resolve(shrunk_recipe(cold_start_steps=2, cold_start_batch_size=4, gradient_checkpointing=checkpointing))
+    rows = load_split(countdown_data_dir, "train")[:16]
+    cold_start(str(cfg.model.model_name_or_path), rows, cfg, tmp_path / "sft", log=lambda *a: None)
+    layers = 2 * 4  # 2 steps x the tiny model's 4 layers
+    assert len(calls) == (2 * layers if checkpointing else layers), len(calls)
