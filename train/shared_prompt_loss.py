@@ -3,13 +3,13 @@
 A GRPO batch holds each prompt `num_generations` times (the embedded recipe: 8 prompts x 16
 completions), and TRL's loss runs the model over every row's prompt and completion: on the tiny
 model's shapes (~38 prompt tokens, ~53 completion tokens) over a third of the loss's forward and
-backward is the same prompt again. Here each run of identical prompt rows goes through the model
-once, its keys and values are repeated to the run's rows as a transformers `DynamicCache` (indexing
+backward is the same prompt again. Here each distinct prompt of the batch goes through the model
+once, its keys and values are repeated to its rows as a transformers `DynamicCache` (indexing
 keeps them in the autograd graph), and the rows' completions run on top of it with
 TRL's fused LM head, as a generation step reuses a prompt's cache. The positions are those TRL's
 own forward gives (0, 1, ... over the padded row), so every log-probability and entropy is TRL's up
 to rounding, and so is the gradient, which sums the rows' contributions into the one prompt copy
-(`tests/train/test_shared_prompt_loss.py`; ~1.6x the loss's forward and backward,
+(`tests/train/test_shared_prompt_loss.py`; ~1.34x the loss's forward, backward and optimizer step,
 `benchmarks/roofline.py`).
 
 One process without DDP or DeepSpeed only (their wrappers expect one forward per backward), on a
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 from accelerate.utils import DistributedType
+from transformers import DynamicCache
 from trl import GRPOTrainer
 
 from common import private_api
@@ -61,11 +62,9 @@ def shared_prompt_logps(model, input_ids: torch.Tensor, attention_mask: torch.Te
     if groups is None:
         return None
     first, group = groups
-    from transformers import DynamicCache
-
     cache = DynamicCache()
     model.base_model(input_ids=input_ids[first, :split - 1], attention_mask=attention_mask[first, :split - 1],
-             past_key_values=cache, use_cache=True)
+                     past_key_values=cache, use_cache=True)
     cache.batch_select_indices(group)
     rest_ids = input_ids[:, split - 1:]
     # the fused head scores labels[:, 1:]: the completion's tokens, predicted from the prompt's last token on

@@ -66,18 +66,16 @@ def logps_and_grad(t, model, ids, mask, keep):
 
 
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16 autocast"])
-def test_log_probs_entropies_and_gradient_are_trls(taught_model_dir, bf16):
+def test_log_probs_entropies_and_gradient_are_trls(taught_model_dir, bf16, monkeypatch):
     model = AutoModelForCausalLM.from_pretrained(taught_model_dir, dtype=torch.float32, attn_implementation="eager")
     add_fused_lm_head(model, outputs=("log_probs", "entropy"))  # as GRPOTrainer does
     model.train()
     ids, mask, keep = batch(model.config.vocab_size)
     calls = []
     original = shared_prompt_loss.shared_prompt_logps
-    shared_prompt_loss.shared_prompt_logps = lambda *a, **k: calls.append(1) or original(*a, **k)
-    try:
-        ours = logps_and_grad(trainer(Shared, bf16), model, ids, mask, keep)
-    finally:
-        shared_prompt_loss.shared_prompt_logps = original
+    monkeypatch.setattr(shared_prompt_loss, "shared_prompt_logps", lambda *a, **k: calls.append(1) or original(*a, **k))
+    ours = logps_and_grad(trainer(Shared, bf16), model, ids, mask, keep)
+    monkeypatch.undo()
     trls = logps_and_grad(trainer(Plain, bf16), model, ids, mask, keep)
     assert calls and original(model, ids, mask, keep, True) is not None  # the shared path ran
     tol = 0.05 if bf16 else 1e-4
