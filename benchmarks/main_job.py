@@ -55,11 +55,15 @@ def timed(cmd: list[str], cwd: Path, log) -> float:
     return time.perf_counter() - t
 
 
-def rounds_per_step(run: Path) -> float | None:
-    """The mean dynamic-sampling generation rounds a GRPO step took (benchmarks/recipe_speed.py prices by it)."""
+def rounds_needed(run: Path) -> dict:
+    """The dynamic-sampling rounds each GRPO step needed, as one round a generation call would take them
+    (benchmarks/recipe_speed.py prices generation by them): their mean and how many steps needed each count."""
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    rounds = [r["sampling_rounds"] for r in rows if "sampling_rounds" in r]
-    return round(statistics.mean(rounds), 3) if rounds else None
+    rounds = [r.get("sampling_rounds_needed", r["sampling_rounds"]) for r in rows if "sampling_rounds" in r]
+    if not rounds:
+        return {"rounds_per_step": None}
+    return {"rounds_per_step": round(statistics.mean(rounds), 3),
+            "rounds_needed_counts": {str(n): rounds.count(n) for n in sorted(set(rounds))}}
 
 
 def run_seed(seed: int, workdir: Path) -> dict:
@@ -84,7 +88,7 @@ def run_seed(seed: int, workdir: Path) -> dict:
            "final_from": s.get("final_from"), "final_val_accuracy": s.get("final_val_accuracy"),
            "baseline": {k: t["baseline"][k] for k in ("correct", "total", "accuracy")},
            "trained": {k: t["trained"][k] for k in ("correct", "total", "accuracy")},
-           "gain_points": t["gain_points"], "rounds_per_step": rounds_per_step(clone / RUN)}
+           "gain_points": t["gain_points"], **rounds_needed(clone / RUN)}
     # the pair tested as a user would: `cli.py evaluate` on the run (lm-eval, baseline and trained on the
     # same test tasks), its paired line with McNemar's exact p; not counted in the command's time
     eval_s = timed([".venv/bin/python", "cli.py", "evaluate", "--model", str(RUN)], clone, log)

@@ -241,7 +241,8 @@ def recipe_speed(r: dict) -> str:
     lines = [f"{r['date']}, {r['cpus']} CPU cores{cpu_model(r)}, {r['threads']} torch thread(s). Each arm ran "
              f"`{' '.join(r['work_per_arm'])}`; priced at the recipe's work: {w['cold_start_steps']} SFT steps, "
              f"{w['curriculum_prompts']:,} curriculum prompts, {w['grpo_steps']} GRPO steps x "
-             f"{w['rounds_per_step']:.2f} generation rounds, {w['val_passes']} validation passes, the scoring.", "",
+             f"{w['rounds_per_step']:.2f} generation rounds needed (the main job's mean), {w['val_passes']} validation "
+             "passes, the scoring.", "",
              "| phase | fp32 settings (s) | recipe (s) | speed-up |", "|---|---:|---:|---:|"]
     for k in fp:
         lines.append(f"| {k} | {fp[k]:.0f} | {new[k]:.0f} | {fp[k] / new[k]:.2f}x |")
@@ -251,7 +252,8 @@ def recipe_speed(r: dict) -> str:
     lines += ["", "Measured unit costs (s): " + "; ".join(
         f"{k.removeprefix('s_').replace('_', ' ')} {a['fp32']['unit'][k]:.3g} -> {a['recipe']['unit'][k]:.3g}"
         for k in a["recipe"]["unit"]) + f". Rounds a step in the arms' own GRPO steps: "
-        f"{a['fp32']['rounds_per_step']} (fp32), {a['recipe']['rounds_per_step']} (recipe)."]
+        f"{a['fp32']['rounds_per_step']} (fp32), {a['recipe']['rounds_per_step']} (recipe); rounds a generation call: "
+        f"{a['fp32'].get('rounds_per_call', 1)} (fp32), {a['recipe'].get('rounds_per_call', 1)} (recipe)."]
     return "\n".join(lines)
 
 

@@ -38,7 +38,9 @@ METRIC_MAP = {
     "grad_norm": "grad_norm",
     "num_tokens": "num_tokens",
     "dynamic_sampling/live_groups": "live_groups",
-    "dynamic_sampling/rounds": "sampling_rounds",
+    "dynamic_sampling/rounds": "sampling_rounds",  # rounds generated
+    "dynamic_sampling/rounds_needed": "sampling_rounds_needed",  # rounds one round a call would have generated
+    "dynamic_sampling/calls": "generation_calls",
     "dynamic_sampling/generation_seconds": "generation_seconds",
 }
 

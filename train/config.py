@@ -105,6 +105,11 @@ class ScriptArguments:
                           "with reward spread, generating more prompts to refill it."})
     dynamic_sampling_max_rounds: int = field(
         default=4, metadata={"help": "Generation rounds a step may spend refilling its live groups."})
+    dynamic_sampling_rounds_per_call: int = field(
+        default=1,
+        metadata={"help": "Rounds generated together in one call (at most dynamic_sampling_max_rounds): the same "
+                          "prompts and keep rule, fewer and larger generation calls; a step that needed fewer "
+                          "rounds generates the rest anyway (train/dynamic_sampling.py)."})
     generation_dtype: Literal["auto", "bfloat16"] = field(
         default="auto",
         metadata={"help": "CPU runs without vLLM: 'bfloat16' samples GRPO's rollouts (and the curriculum's) from a "
@@ -313,6 +318,12 @@ def resolve(recipe: str | Path | None = None, overrides: list[str] | tuple[str, 
     if script.shared_prompt_loss and grpo.gradient_checkpointing:
         raise ConfigError("shared_prompt_loss needs gradient_checkpointing: false (a checkpointed layer drops the "
                           "prompt's cached keys and values)")
+    if script.dynamic_sampling_rounds_per_call < 1:
+        raise ConfigError("dynamic_sampling_rounds_per_call must be at least 1")
+    local = grpo.generation_batch_size // (num_processes if num_processes > 1 else grpo.world_size)
+    if script.dynamic_sampling and script.dynamic_sampling_rounds_per_call > 1 and local % grpo.num_generations:
+        raise ConfigError(f"dynamic_sampling_rounds_per_call > 1 needs each process's {local} generation rows "
+                          f"to hold whole groups of num_generations = {grpo.num_generations}")
     unknown_rewards = [r for r in script.reward_funcs if r not in _reward_names()]
     if unknown_rewards:
         raise ConfigError(f"unknown reward function(s) {unknown_rewards}; known: {sorted(_reward_names())}")

@@ -53,7 +53,8 @@ def build_trainer(cfg, model_path: str, tokenizer, train_ds, val_rows: list[dict
     if s.dynamic_sampling:
         from .dynamic_sampling import DynamicSamplingGRPOTrainer
 
-        trainer_cls, extra = DynamicSamplingGRPOTrainer, {"max_rounds": s.dynamic_sampling_max_rounds}
+        trainer_cls = DynamicSamplingGRPOTrainer
+        extra = {"max_rounds": s.dynamic_sampling_max_rounds, "rounds_per_call": s.dynamic_sampling_rounds_per_call}
     if s.shared_prompt_loss:
         from .shared_prompt_loss import with_shared_prompt_loss
 

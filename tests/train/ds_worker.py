@@ -26,8 +26,8 @@ def record_batches(out_dir: Path) -> None:
     real = dynamic_sampling.merge_batches
     path = out_dir / f"rank{os.environ.get('RANK', '0')}.jsonl"
 
-    def merge(parts, pad_id):
-        b = real(parts, pad_id)
+    def merge(parts, pad_id, num_items):
+        b = real(parts, pad_id, num_items)
         with path.open("a") as f:
             f.write(json.dumps({"advantages": b["advantages"].tolist(), "num_items": int(b["num_items_in_batch"]),
                                 "tokens": int(b["completion_mask"].sum())}) + "\n")

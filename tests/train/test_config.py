@@ -57,6 +57,18 @@ def test_bad_overrides_are_one_clear_error(override, message):
     assert "\n" not in str(e.value)
 
 
+def test_rounds_in_one_call_need_whole_groups_on_each_process():
+    """Two processes of 24 rows each hold 48 rows, 3 groups of 16, but one group spans them: one round a
+    call handles that, several rounds side by side in one call cannot (their groups would interleave)."""
+    two = ["per_device_train_batch_size=24"]
+    assert resolve(None, two + ["dynamic_sampling_rounds_per_call=1"], num_processes=2)
+    with pytest.raises(ConfigError) as e:
+        resolve(None, two, num_processes=2)  # the recipe's 3 rounds a call
+    assert "to hold whole groups of num_generations = 16" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="dynamic_sampling_rounds_per_call must be at least 1"):
+        resolve(None, ["dynamic_sampling_rounds_per_call=0"])
+
+
 def test_unknown_key_in_recipe(tmp_path):
     p = tmp_path / "r.yaml"
     p.write_text("max_steps: 3\nnot_a_field: 1\n")

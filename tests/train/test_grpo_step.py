@@ -174,7 +174,7 @@ def test_dynamic_sampling_trains_only_on_groups_with_reward_spread(shrunk_recipe
 
     seen = []
     real = dynamic_sampling.merge_batches
-    monkeypatch.setattr(dynamic_sampling, "merge_batches", lambda parts, pad: seen.append(real(parts, pad)) or seen[-1])
+    monkeypatch.setattr(dynamic_sampling, "merge_batches", lambda *a: seen.append(real(*a)) or seen[-1])
     cfg = resolve(shrunk_recipe(reward_funcs=["even"], dynamic_sampling=True, dynamic_sampling_max_rounds=6,
                                 max_steps=3, per_device_train_batch_size=16))
     assert run(cfg)["global_step"] == 3
@@ -191,6 +191,48 @@ def test_dynamic_sampling_trains_only_on_groups_with_reward_spread(shrunk_recipe
     # a step's generation time is logged, and it is a part of the step (the rest is loss and backward)
     assert all(0 < r["generation_seconds"] < r["step_time"] for r in steps if "step_time" in r)
     assert all("generation_seconds" in r for r in steps)
+
+
+def alternate_on_even_targets(completions, target, **kw):
+    """Reward spread in exactly the even-target groups (0, 1, 0, 1, ... by row: a call's groups are runs of
+    num_generations rows), whatever the model writes, so which groups are live depends on the prompts only."""
+    return [float(i % 2) if t % 2 == 0 else 1.0 for i, t in enumerate(target)]
+
+
+def test_rounds_in_one_call_keep_the_groups_one_round_a_call_keeps(shrunk_recipe, monkeypatch, tmp_path):
+    """dynamic_sampling_rounds_per_call: 3 generates a step's 3 rounds in one call and must keep the very
+    prompts, in the same order, that one round a call keeps (the same refill prompts, the first live groups
+    in round order), and report the rounds a step needed as one round a call would have taken them."""
+    monkeypatch.setitem(rewards.REWARD_FUNCS, "alternate", alternate_on_even_targets)
+    from train import dynamic_sampling
+
+    real = dynamic_sampling.merge_batches
+    kept = []
+
+    def record(*a):
+        b = real(*a)
+        live = b["advantages"] != 0  # filler rows have advantage 0; a live group here has none
+        ids = [row[m.bool()].tolist() for row, m, x in zip(b["prompt_ids"], b["prompt_mask"], live) if x]
+        kept[-1].append(ids[::4])  # one entry a group
+        return b
+
+    monkeypatch.setattr(dynamic_sampling, "merge_batches", record)
+    runs = {}
+    for k in (1, 3):
+        kept.append([])
+        cfg = resolve(shrunk_recipe(reward_funcs=["alternate"], dynamic_sampling=True, dynamic_sampling_max_rounds=3,
+                                    dynamic_sampling_rounds_per_call=k, max_steps=4, per_device_train_batch_size=16,
+                                    validate=False, output_dir=str(tmp_path / f"k{k}")))
+        assert run(cfg)["global_step"] == 4
+        rows = [json.loads(x) for x in (cfg.output_dir / "metrics.jsonl").read_text().splitlines()]
+        runs[k] = [r for r in rows if "sampling_rounds" in r]
+    one, three = runs[1], runs[3]
+    assert kept[0] == kept[1] and all(kept[0]), "one call of 3 rounds kept other groups than 3 calls of one"
+    assert [r["sampling_rounds_needed"] for r in one] == [r["sampling_rounds_needed"] for r in three]
+    assert [r["live_groups"] for r in one] == [r["live_groups"] for r in three]
+    assert all(r["sampling_rounds"] == r["sampling_rounds_needed"] == r["generation_calls"] for r in one)
+    assert all(r["sampling_rounds"] == 3 and r["generation_calls"] == 1 for r in three)
+    assert len({r["sampling_rounds_needed"] for r in one}) > 1, "every step needed as many rounds: a weak test"
 
 
 @pytest.mark.parametrize("scores,best", [([0.25, 0.75, 0.5, 0.25], 1), ([0.5, 0.25, 0.5, 1.0], 3),

@@ -170,12 +170,15 @@ def test_deepspeed_configs_parse(name):
 
 
 @pytest.mark.slow
-def test_dynamic_sampling_on_two_cpu_processes(shrunk_recipe, tmp_path):
+@pytest.mark.parametrize("rows, rounds_per_call", [(6, 1), (8, 3)])
+def test_dynamic_sampling_on_two_cpu_processes(shrunk_recipe, tmp_path, rows, rounds_per_call):
     """Dynamic sampling under DDP: 3 groups of 4 over 2 processes of 6 rows, so one group spans
     both processes; about half the groups are dead (tests/train/ds_worker.py's reward), so steps
-    refill. Both processes must take the same rounds (a mismatch hangs on TRL's collectives)."""
+    refill. Both processes must take the same rounds (a mismatch hangs on TRL's collectives).
+    With 8 rows (whole groups on each process), 3 rounds side by side in each generation call."""
     recipe = shrunk_recipe(reward_funcs=["even"], dynamic_sampling=True, dynamic_sampling_max_rounds=6,
-                           max_steps=3, per_device_train_batch_size=6, save_steps=3)
+                           dynamic_sampling_rounds_per_call=rounds_per_call,
+                           max_steps=3, per_device_train_batch_size=rows, save_steps=3)
     record = tmp_path / "batches"
     record.mkdir()
     r = launch_two_processes("tests/train/ds_worker.py", recipe, DS_RECORD=str(record))
@@ -191,6 +194,8 @@ def test_dynamic_sampling_on_two_cpu_processes(shrunk_recipe, tmp_path):
     steps = [json.loads(x) for x in (recipe.parent / "run" / "metrics.jsonl").read_text().splitlines()]
     steps = [s for s in steps if "sampling_rounds" in s]
     assert len(steps) == 3 and max(s["sampling_rounds"] for s in steps) > 1, "no step refilled its dead groups"
+    assert all(-(-s["sampling_rounds"] // rounds_per_call) == s["generation_calls"] for s in steps)
+    assert all(s["sampling_rounds_needed"] <= s["sampling_rounds"] for s in steps)
 
 
 def test_readme_gpu_command_uses_a_tested_config():
