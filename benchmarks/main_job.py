@@ -59,7 +59,7 @@ def rounds_needed(run: Path) -> dict:
     """The dynamic-sampling rounds each GRPO step needed, as one round a generation call would take them
     (benchmarks/recipe_speed.py prices generation by them): their mean and how many steps needed each count."""
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    rounds = [r.get("sampling_rounds_needed", r["sampling_rounds"]) for r in rows if "sampling_rounds" in r]
+    rounds = [int(r.get("sampling_rounds_needed", r["sampling_rounds"])) for r in rows if "sampling_rounds" in r]
     if not rounds:
         return {"rounds_per_step": None}
     return {"rounds_per_step": round(statistics.mean(rounds), 3),

@@ -16,7 +16,8 @@ far it is from what the machine can do with these shapes. One run measures:
    - SFT step: forward + backward + AdamW, 32 sequences of ~80 tokens (TRL's SFTTrainer runs this);
    - GRPO loss + backward: 128 completions of 56 tokens after a 35-token prompt (one step's loss);
    - generation with HF `generate` (sampling) for the curriculum (32 prompts x 8 samples), the GRPO
-     step (8 prompts x 16 samples) and greedy validation / final scoring (125 tasks a batch).
+     step (8 prompts x 16 samples, and its 3 dynamic-sampling rounds in one call as the recipe generates
+     them, `dynamic_sampling_rounds_per_call: 3`) and greedy validation / final scoring (125 tasks a batch).
    Useful FLOP: 6·N·tokens for a training step, 2·N·tokens for generation (N = non-embedding
    parameters + lm_head; attention's own FLOP is small at these lengths and left out).
    The rollouts (curriculum, GRPO) run a second time from the recipe's bf16 generation copy
@@ -282,6 +283,9 @@ def main(argv=None) -> int:
                                        ("GRPO generation (one round)", 8, 16, True,
                                         ("bf16 copy", "bf16 copy, SDPA", "bf16 copy, buffer cache",
                                          "bf16 copy, shared prompts", "bf16 copy, shared prompts, grouped attention")),
+                                       # the recipe's step: its 3 dynamic-sampling rounds in one call
+                                       ("GRPO generation (3 rounds, one call)", 24, 16, True,
+                                        ("bf16 copy, shared prompts, grouped attention",)),
                                        ("validation / final scoring", 125, 1, False, ("fp32, eager, buffer cache",))):
         seqs = p * k
         what, tokens = f"{seqs} seqs x ({PROMPT} + {COMPLETION})", seqs * (PROMPT + COMPLETION)
