@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from common.errors import UserError
+from common.interrupts import InterruptLatch
 from common.run_dir import ACCURACY_VS_STEP, EVAL, SWEEP
 
 BACKENDS = ("hf", "vllm", "api")  # evaluation.backends.BACKENDS, repeated to keep --help instant
@@ -200,12 +201,14 @@ def _evaluate_several(models, baseline, test_file, out_dir, common):
             raise EvalError(f"test split {split} is missing: recreate it with `python cli.py data` or pass --test-file")
         out = Path(out_dir) if out_dir else \
             Path("runs/eval") / ("compare-" + "-vs-".join(_safe(x) for x in labels))[:120]
-        for i, (label, (_, spec)) in enumerate(zip(labels, plan), 1):
-            _say(f"[{i}/{len(plan)}] {label} ({common['backend']} backend)")
-            run, cached = score_point(Point(_safe(label), None, spec), split, common, out, label=label)
-            _say(_progress(i, len(plan), label, run.summary, cached))
-            split = split or (run.summary["test_split"] if Path(run.summary["test_split"]).exists() else None)
-            runs.append(run)
+        with InterruptLatch() as latch:
+            for i, (label, (_, spec)) in enumerate(zip(labels, plan), 1):
+                _say(f"[{i}/{len(plan)}] {label} ({common['backend']} backend)")
+                run, cached = score_point(Point(_safe(label), None, spec), split, common, out, label=label)
+                _say(_progress(i, len(plan), label, run.summary, cached))
+                split = split or (run.summary["test_split"] if Path(run.summary["test_split"]).exists() else None)
+                runs.append(run)
+                latch.check()  # a Ctrl-C swallowed during the model's scoring (common/interrupts.py)
         pairs = pair_runs(runs)
     except KeyboardInterrupt:
         _interrupted(len(runs), len(plan), "models", out)
@@ -258,11 +261,13 @@ def _sweep(model, spec, baseline, test_file, out_dir, common):
     out = Path(out_dir) if out_dir else run_dir / EVAL / SWEEP
     results = []
     try:
-        for i, p in enumerate(points, 1):
-            _say(f"[{i}/{len(points)}] {p.name} ({common['backend']} backend)")
-            run, cached = score_point(p, split, common, out)
-            results.append(run.summary)
-            _say(_progress(i, len(points), p.name, run.summary, cached))
+        with InterruptLatch() as latch:
+            for i, p in enumerate(points, 1):
+                _say(f"[{i}/{len(points)}] {p.name} ({common['backend']} backend)")
+                run, cached = score_point(p, split, common, out)
+                results.append(run.summary)
+                _say(_progress(i, len(points), p.name, run.summary, cached))
+                latch.check()  # a Ctrl-C swallowed during the point (common/interrupts.py)
     except KeyboardInterrupt:
         _interrupted(len(results), len(points), "points", out)
     except UserError as e:
