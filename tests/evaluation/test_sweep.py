@@ -126,13 +126,16 @@ def sweep_cli(run, *extra, interrupt_after: str | None = None) -> tuple[int, str
 @pytest.mark.slow
 def test_sweep_scores_each_checkpoint_once_and_continues_after_an_interruption(stepped_run):
     rc, _, err = sweep_cli(stepped_run, interrupt_after="[1/4] baseline: 0/8")
-    assert rc == 130 and "interrupted: 1 of 4 points are scored and kept" in err, err[-2000:]
+    # The Ctrl-C stops checkpoint-1's scoring, or, when it lands in a __del__ there (Python swallows it),
+    # stops the sweep right after checkpoint-1 (common/interrupts.py): never later, never lost.
+    kept = 2 if "interrupted: 2 of 4 points" in err else 1
+    assert rc == 130 and f"interrupted: {kept} of 4 points are scored and kept" in err, err[-2000:]
     out = stepped_run / "eval" / "sweep"
-    assert (out / "baseline" / "summary.json").is_file() and not (out / "checkpoint-1").exists()
+    assert (out / "baseline" / "summary.json").is_file() and (out / "checkpoint-1").exists() == (kept == 2)
 
     rc, stdout, err = sweep_cli(stepped_run)
     assert rc == 0, err[-3000:]
-    assert err.count("read back (same settings)") == 1  # the baseline; the other three scored now
+    assert err.count("read back (same settings)") == kept  # the points kept; the others scored now
     assert "[4/4] final: " in err and "tasks/s); 0 left" in err  # progress: points done and left, speed
     rows = {ln.split("|")[2].strip(): ln for ln in stdout.splitlines() if ln.startswith("| ") and "/8 |" in ln}
     assert set(rows) == {"baseline", "checkpoint-1", "checkpoint-2", "final"}
