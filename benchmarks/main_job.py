@@ -35,15 +35,21 @@ RESULTS = ROOT / "benchmarks" / "results" / "main_job.json"
 RUN = Path("runs") / "tiny-r1-countdown"  # make train's output_dir, relative to the clone
 
 
+# The instruction sets that decide which bf16/fp32 kernels oneDNN picks, so which roundings a run gets:
+# "Intel(R) Xeon(R) Processor" alone names hosts with and without AMX.
+KERNEL_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
 def machine() -> dict:
-    cpu = ""
+    cpu, flags = "", set()
     try:
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), "")
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
+        flags = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
     except OSError:
         pass
     return {"cpus": len(os.sched_getaffinity(0)), "cpu_model": cpu or platform.processor(),
-            "loadavg_at_start": list(os.getloadavg())}
+            "cpu_flags": [f for f in KERNEL_FLAGS if f in flags], "loadavg_at_start": list(os.getloadavg())}
 
 
 def timed(cmd: list[str], cwd: Path, log) -> float:
