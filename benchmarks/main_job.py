@@ -31,6 +31,8 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "main_job.json"
 RUN = Path("runs") / "tiny-r1-countdown"  # make train's output_dir, relative to the clone
 
@@ -41,13 +43,15 @@ KERNEL_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 
 
 def machine() -> dict:
-    cpu, flags = "", set()
+    from common.hardware import cpu_flags
+
+    cpu = ""
     try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
-        flags = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "")
     except OSError:
         pass
+    flags = cpu_flags() or set()
     return {"cpus": len(os.sched_getaffinity(0)), "cpu_model": cpu or platform.processor(),
             "cpu_flags": [f for f in KERNEL_FLAGS if f in flags], "loadavg_at_start": list(os.getloadavg())}
 

@@ -57,11 +57,13 @@ def cpu_threads(requested: int = 0) -> int:
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 
 
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool | None:
-    """Whether this CPU multiplies bf16 natively, read from /proc/cpuinfo's flags (None when it
-    cannot be read: not Linux). The embedded recipe computes in bf16 like the GPU recipes; on this
-    project's 2-core development CPU (AVX512-BF16) a bf16 SFT step is ~1.7x and a GRPO loss and
-    backward ~2.5x faster than fp32 (benchmarks/roofline.py)."""
+def cpu_flags(cpuinfo: str | None = None) -> set[str] | None:
+    r"""The CPU's feature flags from /proc/cpuinfo ("flags" on x86, "Features" on Arm); None when it
+    cannot be read (not Linux).
+
+    >>> sorted(cpu_flags("processor : 0\nflags : avx2 amx_bf16\n"))
+    ['amx_bf16', 'avx2']
+    """
     if cpuinfo is None:
         try:
             with open("/proc/cpuinfo") as f:
@@ -71,5 +73,14 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool | None:
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip().lower() in ("flags", "features"):
-            return bool(NATIVE_BF16_FLAGS & set(value.split()))
+            return set(value.split())
     return None
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool | None:
+    """Whether this CPU multiplies bf16 natively, read from /proc/cpuinfo's flags (None when it
+    cannot be read: not Linux). The embedded recipe computes in bf16 like the GPU recipes; on this
+    project's 2-core development CPU (AVX512-BF16) a bf16 SFT step is ~1.7x and a GRPO loss and
+    backward ~2.5x faster than fp32 (benchmarks/roofline.py)."""
+    flags = cpu_flags(cpuinfo)
+    return None if flags is None else bool(NATIVE_BF16_FLAGS & flags)
