@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -150,6 +151,23 @@ class ProgressCallback(TrainerCallback):
             self.bar = None
 
 
+@contextmanager
+def as_saved(model):
+    """`model` with its class's forward, as `from_pretrained` loads it from a checkpoint.
+
+    Under `bf16: true` on fp32 weights, accelerate's mixed precision sets an instance `forward` that runs
+    under autocast (TRL's `unwrap_model_for_generation` keeps it), and TRL's fused LM head sets one on
+    top. A val pass must score what the checkpoint scores from disk, as the weight average and the test
+    split are scored (in the weights' dtype); the loss gets both back when this returns.
+    """
+    wrapped = vars(model).pop("forward", None)
+    try:
+        yield model
+    finally:
+        if wrapped is not None:
+            model.forward = wrapped
+
+
 class ValidationCallback(TrainerCallback):
     """Greedy val accuracy at step 0, every `every` steps and at each save; the best step is kept.
 
@@ -202,9 +220,11 @@ class ValidationCallback(TrainerCallback):
             from trl.models.utils import unwrap_model_for_generation
 
             with unwrap_model_for_generation(self.trainer.model_wrapped, self.trainer.accelerator) as unwrapped:
-                correct, total = self._counts(unwrapped, share, real)
+                with as_saved(unwrapped):
+                    correct, total = self._counts(unwrapped, share, real)
         else:
-            correct, total = self._counts(model, share, real)
+            with as_saved(model):
+                correct, total = self._counts(model, share, real)
         correct, total = dist.sum_over_ranks([correct, total])
         acc = correct / total if total else 0.0
         self.history.append((state.global_step, acc))

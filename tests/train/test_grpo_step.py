@@ -263,3 +263,37 @@ def test_final_is_the_checkpoint_with_the_best_val_score(shrunk_recipe, extra_re
     others = [load_file(str(cfg.output_dir / f"checkpoint-{s}" / "model.safetensors")) for s in (1, 2, 3) if s != best]
     assert all(torch.equal(final[k], chosen[k]) for k in chosen)
     assert all(any(not torch.equal(final[k], o[k]) for k in o) for o in others)
+
+
+def test_validation_scores_the_model_as_saved_while_the_loss_keeps_autocast(shrunk_recipe, extra_rewards, monkeypatch):
+    """`bf16: true` on fp32 weights (the embedded recipe, SHRUNK here): accelerate runs the policy's forward under
+    CPU autocast. A val pass must score the checkpoint as it is scored from disk (the weight average, the test
+    split: no autocast), and the loss forwards after it must still run under autocast."""
+    import torch
+
+    from train.callbacks import ValidationCallback
+
+    seen = []  # (in a val pass, autocast on, grad on), one per forward of the policy's decoder
+    in_val = [False]
+    probed = set()
+    real_counts = ValidationCallback._counts
+
+    def counts(self, model, rows, real=None):
+        if id(model) not in probed:
+            probed.add(id(model))
+            model.model.norm.register_forward_pre_hook(
+                lambda m, a: seen.append((in_val[0], torch.is_autocast_enabled("cpu"), torch.is_grad_enabled())))
+        in_val[0] = True
+        try:
+            return real_counts(self, model, rows, real)
+        finally:
+            in_val[0] = False
+
+    monkeypatch.setattr(ValidationCallback, "_counts", counts)
+    cfg = resolve(shrunk_recipe(reward_funcs=["format", "equation", "length"], max_steps=2))
+    run(cfg)
+    val = [on for v, on, _ in seen if v]
+    loss = [on for v, on, grad in seen if not v and grad]
+    assert val and loss, "no val pass or no loss forward was seen"
+    assert not any(val), f"{sum(val)} of {len(val)} val forwards ran under autocast"
+    assert all(loss), f"{len(loss) - sum(loss)} of {len(loss)} loss forwards lost their autocast after a val pass"
