@@ -202,7 +202,8 @@ class ValidationCallback(TrainerCallback):
         real = len(rows) if real is None else real
         if not rows:
             return 0, 0
-        samples = greedy_accuracy(model, self.tokenizer, rows, return_samples=True, **self.kw)["samples"]
+        with as_saved(model):
+            samples = greedy_accuracy(model, self.tokenizer, rows, return_samples=True, **self.kw)["samples"]
         return sum(x["ok"] for x in samples[:real]), real
 
     def _measure(self, model, state) -> float:
@@ -220,11 +221,9 @@ class ValidationCallback(TrainerCallback):
             from trl.models.utils import unwrap_model_for_generation
 
             with unwrap_model_for_generation(self.trainer.model_wrapped, self.trainer.accelerator) as unwrapped:
-                with as_saved(unwrapped):
-                    correct, total = self._counts(unwrapped, share, real)
+                correct, total = self._counts(unwrapped, share, real)
         else:
-            with as_saved(model):
-                correct, total = self._counts(model, share, real)
+            correct, total = self._counts(model, share, real)
         correct, total = dist.sum_over_ranks([correct, total])
         acc = correct / total if total else 0.0
         self.history.append((state.global_step, acc))
