@@ -57,8 +57,19 @@ def difference(baseline: dict, model: dict) -> str:
     return f"difference: {d_tasks:+d} tasks, {100 * d_acc:+.1f} points" + ("" if se is None else f" (± {100 * se:.1f})")
 
 
-# (summary key, column heading): number count, then the solver's difficulty (tasks.countdown.difficulty)
-BREAKDOWNS = (("by_numbers", "{} numbers"), ("by_operators", "{}"), ("by_solutions", "{}"))
+# (summary key, column heading): number count, then the solver's difficulty (tasks.countdown.difficulty),
+# then number count and operators together (where a model's gains are: 3-number tasks that + and - solve)
+BREAKDOWNS = (("by_numbers", "{} numbers"), ("by_operators", "{}"), ("by_solutions", "{}"),
+              ("by_numbers_operators", "{}"))
+
+
+def numbers_operators(n_numbers, operators: str) -> str:
+    """The bucket of `by_numbers_operators`.
+
+    >>> numbers_operators(3, "+/- only")
+    '3 numbers, +/- only'
+    """
+    return f"{n_numbers} numbers, {operators}"
 
 
 def bucket_names(summaries: list[dict], key: str) -> list[str]:
@@ -90,7 +101,8 @@ def bucket_table(summaries: list[dict], key: str, heading: str, baseline: dict |
         cells = []
         for n in names:
             b = s.get(key, {}).get(n)
-            cells.append("–" if b is None else f"{b['correct']}/{b['total']} ({pct(b['accuracy'])})")
+            cells.append("–" if b is None else f"{b['correct']}/{b['total']} ({pct(b['accuracy'])})" + (
+                f"; pass@1 {pct(b['pass_at_1'])}, pass@{b['k']} {pct(b['pass_at_k'])}" if "k" in b else ""))
         lines.append(f"| {s['label']} | " + " | ".join(cells) + " |")
     for s in summaries if baseline is not None else []:
         if s is baseline:

@@ -10,7 +10,8 @@ the same numbers in the same words.
     notes_lines(run)      a SHORTENED RUN line and one line per alarm (train/alarms.py)
     figure(run, name)     curves.png (training) and eval/sweep/accuracy_vs_step.png, when drawn
     samples(run, role)    eval/{model,baseline}/samples.jsonl: each test task with its completion and verdict
-    sample_buckets(row)   the breakdown columns a sample counts in ("3 numbers", "+/- only", "1-2 solutions")
+    sample_buckets(row)   the breakdown columns a sample counts in ("3 numbers", "+/- only", "1-2 solutions",
+                          "3 numbers, +/- only")
 
 Every reader shows what there is: a missing or half-written file reads as nothing, never an error
 (a run still training, a run not scored yet, a run from before a file existed).
@@ -21,7 +22,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .result_tables import BREAKDOWNS, breakdown_tables, difference, end_of_run_table, main_table, pairwise_table
+from .result_tables import (BREAKDOWNS, breakdown_tables, difference, end_of_run_table, main_table, numbers_operators,
+                            pairwise_table)
 from .run_dir import (ACCURACY_VS_STEP, CURVES, EVAL, METRICS, RUN_JSON, SAMPLES, SUMMARY, SWEEP,
                       read_json_or_empty)
 
@@ -141,10 +143,12 @@ def sample_buckets(row: dict) -> list[str]:
     """The breakdown columns (common.result_tables.BREAKDOWNS) a sample counts in, by their headings.
 
     >>> sample_buckets({"n_numbers": 4, "difficulty": {"operators": "+/- only", "solutions": "1-2 solutions"}})
-    ['4 numbers', '+/- only', '1-2 solutions']
+    ['4 numbers', '+/- only', '1-2 solutions', '4 numbers, +/- only']
     >>> sample_buckets({"n_numbers": 3})   # evaluated before samples kept their difficulty
     ['3 numbers']
     """
     values = {"by_numbers": row.get("n_numbers"),
               **{f"by_{k}": v for k, v in (row.get("difficulty") or {}).items()}}
+    if values.get("by_numbers") is not None and values.get("by_operators") is not None:
+        values["by_numbers_operators"] = numbers_operators(values["by_numbers"], values["by_operators"])
     return [heading.format(values[key]) for key, heading in BREAKDOWNS if values.get(key) is not None]

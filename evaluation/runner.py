@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.result_tables import numbers_operators
 from common.run_dir import SAMPLES, SUMMARY
 
 from .backends import BACKENDS, lm_eval_model
@@ -92,14 +93,22 @@ def sample_rows(samples: list[dict], score) -> list[dict]:
 
 
 def _buckets(pairs) -> dict:
-    """{bucket: {correct, total, accuracy}} from (bucket, ok) pairs."""
+    """{bucket: {correct, total, accuracy}} from (bucket, row) pairs; `correct` counts each task's
+    first sample (`ok`). Where the tasks were sampled k > 1 times (rows carry their `samples`), each
+    bucket also has k, pass@1 (the mean over all samples) and pass@k (a task solved by any)."""
     out: dict = {}
-    for key, ok in pairs:
-        b = out.setdefault(key, {"correct": 0, "total": 0})
+    for key, r in pairs:
+        b = out.setdefault(key, {"correct": 0, "total": 0, "_rows": []})
         b["total"] += 1
-        b["correct"] += int(ok)
+        b["correct"] += int(r["ok"])
+        b["_rows"].append(r)
     for b in out.values():
         b["accuracy"] = b["correct"] / b["total"]
+        runs = [[s["ok"] for s in r.get("samples") or [r]] for r in b.pop("_rows")]
+        k = max(len(x) for x in runs)
+        if k > 1:
+            b.update(k=k, pass_at_1=sum(sum(x) / len(x) for x in runs) / len(runs),
+                     pass_at_k=sum(any(x) for x in runs) / len(runs))
     return out
 
 
@@ -119,13 +128,15 @@ def breakdowns(rows: list[dict]) -> dict:
     """Accuracy by number count, by the operators a task needs and by how many solutions it has
     (`tasks.countdown.difficulty`, when the rows carry their task), the count of each verdict reason, and
     how many of the think block's steps are right (`tasks.countdown.think_steps`)."""
-    out = {"by_numbers": dict(sorted(_buckets((str(r["n_numbers"]), r["ok"]) for r in rows).items()))}
+    out = {"by_numbers": dict(sorted(_buckets((str(r["n_numbers"]), r) for r in rows).items()))}
     if rows and all("nums" in r and "target" in r for r in rows):
         from tasks.countdown.difficulty import difficulty
 
         kinds = [r.get("difficulty") or difficulty(r["nums"], r["target"]) for r in rows]
         for key in ("operators", "solutions"):
-            out[f"by_{key}"] = dict(sorted(_buckets((k[key], r["ok"]) for k, r in zip(kinds, rows)).items()))
+            out[f"by_{key}"] = dict(sorted(_buckets((k[key], r) for k, r in zip(kinds, rows)).items()))
+        out["by_numbers_operators"] = dict(sorted(_buckets(
+            (numbers_operators(r["n_numbers"], k["operators"]), r) for k, r in zip(kinds, rows)).items()))
     out["by_reason"] = dict(Counter(r["reason"] for r in rows).most_common())
     if rows and all("completion" in r and "nums" in r for r in rows):
         from tasks.countdown.think_steps import tally

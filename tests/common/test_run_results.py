@@ -82,7 +82,7 @@ def test_samples_carry_their_verdict_and_difficulty(scored_run):
         "correct"]
     for r in rows:
         buckets = sample_buckets(r)
-        assert buckets[0] == f"{r['n_numbers']} numbers" and len(buckets) == 3
+        assert buckets[0] == f"{r['n_numbers']} numbers" and len(buckets) == 4
 
 
 def test_figures(scored_run, tmp_path):

@@ -149,7 +149,7 @@ def test_the_run_readers_read_what_evaluate_wrote(evaluated_run, taught_run, tmp
     assert "| verdict reason |" in breakdowns_text(taught_run)
     rows = samples(taught_run)
     assert sum(r["ok"] for r in rows) == model["correct"]
-    assert all(len(sample_buckets(r)) == 3 for r in rows)  # number count and difficulty, kept in samples.jsonl
+    assert all(len(sample_buckets(r)) == 4 for r in rows)  # number count, difficulty, both: kept in samples.jsonl
     fake = build_scored_run(tmp_path)
     for name in ("summary.json", "model/summary.json", "baseline/summary.json"):
         real, made = (json.loads((run / "eval" / name).read_text()) for run in (taught_run, fake))

@@ -57,6 +57,30 @@ def test_difficulty_breakdowns_when_rows_carry_their_task():
     assert "| model | +/- only | needs * or / |" in text
     assert "| run − base | +100.0 points (+1) | +50.0 points (+1) |" in text
     assert "| model | 1-2 solutions | 3+ solutions |" in text
+    # the two at once: where a model's gains are (number count and operators of the same tasks)
+    assert b["by_numbers_operators"] == {"3 numbers, needs * or /": {"correct": 1, "total": 2, "accuracy": 0.5},
+                                         "4 numbers, +/- only": {"correct": 1, "total": 1, "accuracy": 1.0}}
+    assert "| model | 3 numbers, needs * or / | 4 numbers, +/- only |" in text
+
+
+def test_breakdowns_give_each_bucket_its_pass_at_k_when_tasks_were_sampled():
+    def row(nums, target, oks):
+        return {"nums": nums, "target": target, "n_numbers": len(nums), "ok": oks[0], "reason": "ok",
+                "samples": [{"ok": ok} for ok in oks]}
+
+    rows = [row([19, 36, 55, 7], 65, [False, False, True, False]),
+            row([68, 21, 8], 100, [False, False, False, False]),
+            row([68, 21, 8], 100, [True, True, False, False])]
+    b = breakdowns(rows)
+    assert b["by_numbers"]["3"] == {"correct": 1, "total": 2, "accuracy": 0.5, "k": 4, "pass_at_1": 0.25,
+                                    "pass_at_k": 0.5}
+    assert b["by_numbers"]["4"] == {"correct": 0, "total": 1, "accuracy": 0.0, "k": 4, "pass_at_1": 0.25,
+                                    "pass_at_k": 1.0}
+    assert b["by_operators"]["needs * or /"]["pass_at_k"] == 0.5
+    text = breakdown_tables([{"label": "run", **b}])
+    assert "| run | 1/2 (50.0%); pass@1 25.0%, pass@4 50.0% | 0/1 (0.0%); pass@1 25.0%, pass@4 100.0% |" in text
+    assert "pass@" not in breakdown_tables([{"label": "run", **breakdowns([dict(r, samples=r["samples"][:1])
+                                                                            for r in rows])}])
 
 
 def test_think_block_steps_right_when_rows_carry_their_completions():

@@ -52,7 +52,8 @@ def test_the_panels_read_the_run(scored_run):
     for panel, name in (("run_curves", "curves.png"), ("run_accuracy", "accuracy_vs_step.png")):
         assert view[panel].startswith(f'<img alt="{name}" src="data:image/png;base64,iVBORw0KGgo'), panel
     assert bucket_choices(scored_run) == ["all", "3 numbers", "4 numbers", "+/- only", "needs * or /",
-                                          "1-2 solutions", "3+ solutions"]
+                                          "1-2 solutions", "3+ solutions", "3 numbers, +/- only",
+                                          "3 numbers, needs * or /", "4 numbers, +/- only", "4 numbers, needs * or /"]
 
 
 def test_samples_filtered_by_verdict_and_difficulty(scored_run):

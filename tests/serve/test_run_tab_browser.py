@@ -63,10 +63,12 @@ def test_the_run_tab_shows_the_run(page, run_page, scored_run, tmp_path):
     expect(page.locator("#run_alarms")).to_contain_text("Alarm at step")
     expect(page.locator("#run_alarms")).to_contain_text("format_without_answers")
     breakdowns = page.locator("#run_breakdowns table")
-    assert breakdowns.count() == 5  # number count, operators, solutions, verdict reasons, think-block steps
+    # number count, operators, solutions, number count with operators, verdict reasons, think-block steps
+    assert breakdowns.count() == 6
     expect(breakdowns.nth(0)).to_contain_text("4 numbers")
-    expect(breakdowns.nth(4)).to_contain_text("steps right")
-    expect(breakdowns.nth(4)).to_contain_text("100.0%")  # the solved tasks' steps are the solver's
+    expect(breakdowns.nth(3)).to_contain_text("3 numbers, +/- only")
+    expect(breakdowns.nth(5)).to_contain_text("steps right")
+    expect(breakdowns.nth(5)).to_contain_text("100.0%")  # the solved tasks' steps are the solver's
 
     rows = samples_of(scored_run)
     samples = page.locator("#run_samples tr.sample")
