@@ -96,15 +96,14 @@ def _buckets(pairs) -> dict:
     """{bucket: {correct, total, accuracy}} from (bucket, row) pairs; `correct` counts each task's
     first sample (`ok`). Where the tasks were sampled k > 1 times (rows carry their `samples`), each
     bucket also has k, pass@1 (the mean over all samples) and pass@k (a task solved by any)."""
-    out: dict = {}
+    groups: dict = {}
     for key, r in pairs:
-        b = out.setdefault(key, {"correct": 0, "total": 0, "_rows": []})
-        b["total"] += 1
-        b["correct"] += int(r["ok"])
-        b["_rows"].append(r)
-    for b in out.values():
-        b["accuracy"] = b["correct"] / b["total"]
-        runs = [[s["ok"] for s in r.get("samples") or [r]] for r in b.pop("_rows")]
+        groups.setdefault(key, []).append(r)
+    out = {}
+    for key, rows in groups.items():
+        correct = sum(int(r["ok"]) for r in rows)
+        b = out[key] = {"correct": correct, "total": len(rows), "accuracy": correct / len(rows)}
+        runs = [[s["ok"] for s in r.get("samples") or [r]] for r in rows]
         k = max(len(x) for x in runs)
         if k > 1:
             b.update(k=k, pass_at_1=sum(sum(x) / len(x) for x in runs) / len(runs),
