@@ -150,3 +150,30 @@ def test_the_recipe_key_is_for_cpu_runs(shrunk_recipe):
     assert ScriptArguments().shared_prompt_loss is False  # the GPU recipes (which cannot resolve on a CPU) leave it off
     for gpu in ("grpo-1.5b.yaml", "grpo-1.5b-lora.yaml"):
         assert "shared_prompt_loss" not in Path(f"train/recipes/{gpu}").read_text()
+
+
+def test_the_gradient_into_a_shared_prompt_is_the_same_bits_every_time():
+    """The rows' gradients are summed into their prompt's one copy in the same order on every call, with 2
+    threads: with the cache's own `batch_select_indices` (indexing; atomic adds across threads) 30 calls gave up
+    to 30 different sums here, and a run under load parted from the same run idle."""
+    from transformers import DynamicCache
+
+    g = torch.Generator().manual_seed(0)
+    group = torch.arange(8).repeat_interleave(16)[torch.randperm(128, generator=g)]  # the recipe's 8 x 16, shuffled
+    keys, values = (torch.randn(8, 2, 40, 64, generator=g) for _ in range(2))
+    upstream = torch.randn(128, 2, 40, 64, generator=g)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sums = set()
+        for _ in range(30):
+            k, v = keys.clone().requires_grad_(), values.clone().requires_grad_()
+            cache = DynamicCache()
+            cache.update(k, v, 0)
+            shared_prompt_loss.repeat_to_rows(cache, group)
+            assert torch.equal(cache.layers[0].keys, keys[group]) and torch.equal(cache.layers[0].values, values[group])
+            (cache.layers[0].keys * upstream + cache.layers[0].values * upstream).sum().backward()
+            sums.add((k.grad.numpy().tobytes(), v.grad.numpy().tobytes()))
+    finally:
+        torch.set_num_threads(threads)
+    assert len(sums) == 1
