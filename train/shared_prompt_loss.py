@@ -4,7 +4,7 @@ A GRPO batch holds each prompt `num_generations` times (the embedded recipe: 8 p
 completions), and TRL's loss runs the model over every row's prompt and completion: on the tiny
 model's shapes (~38 prompt tokens, ~53 completion tokens) over a third of the loss's forward and
 backward is the same prompt again. Here each distinct prompt of the batch goes through the model
-once, its keys and values are repeated to its rows as a transformers `DynamicCache` (indexing
+once, its keys and values are repeated to its rows as a transformers `DynamicCache` (`index_select`
 keeps them in the autograd graph), and the rows' completions run on top of it with
 TRL's fused LM head, as a generation step reuses a prompt's cache. The positions are those TRL's
 own forward gives (0, 1, ... over the padded row), so every log-probability and entropy is TRL's up
