@@ -9,7 +9,7 @@ keeps them in the autograd graph), and the rows' completions run on top of it wi
 TRL's fused LM head, as a generation step reuses a prompt's cache. The positions are those TRL's
 own forward gives (0, 1, ... over the padded row), so every log-probability and entropy is TRL's up
 to rounding, and so is the gradient, which sums the rows' contributions into the one prompt copy
-(`tests/train/test_shared_prompt_loss.py`; ~1.34x the loss's forward, backward and optimizer step,
+(`tests/train/test_shared_prompt_loss.py`; ~1.4x the loss's forward, backward and optimizer step,
 `benchmarks/roofline.py`).
 
 One process without DDP or DeepSpeed only (their wrappers expect one forward per backward), on a
